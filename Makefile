@@ -1,0 +1,30 @@
+# Two entry points: `make run` (local stack) and `make test` (the whole suite). Both set up everything first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test bench setup clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+run: setup  ## Azurite + CI simulator + local Functions host with the sample instance; Ctrl-C stops all
+	$(PY) -m dev.run
+
+test: setup  ## the whole test suite against real Azurite, the simulator and the local host
+	$(PY) -m pytest
+
+bench: setup  ## prints the benchmark figures recorded in docs/BENCHMARKS.md
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .dev .pytest_cache

@@ -1,0 +1,1 @@
+"""HTTP function blueprints: thin adapters over the ciconnector package."""

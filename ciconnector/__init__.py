@@ -1,0 +1,1 @@
+"""Customer Insights connector backend: domain logic with no Azure Functions dependency."""

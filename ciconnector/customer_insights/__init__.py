@@ -1,0 +1,11 @@
+"""Client of the Dynamics 365 Customer Insights API v1."""
+from .client import CustomerInsightsClient, DataPage
+from .errors import (AuthenticationError, BadRequestError, CustomerInsightsError, NotFoundError,
+                     ServiceError, ThrottledError, UnexpectedResponseError)
+from .models import DataSource, Instance, Job, Measure, Segment, StatusNode, Task
+
+__all__ = [
+    "CustomerInsightsClient", "DataPage", "CustomerInsightsError", "AuthenticationError", "BadRequestError",
+    "NotFoundError", "ServiceError", "ThrottledError", "UnexpectedResponseError", "DataSource", "Instance",
+    "Job", "Measure", "Segment", "StatusNode", "Task",
+]

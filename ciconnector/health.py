@@ -1,0 +1,81 @@
+"""Health report: can the app reach its storage account and the CI API?"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from azure.core.exceptions import AzureError
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from .customer_insights import CustomerInsightsClient, CustomerInsightsError
+from .settings import Settings
+
+CACHE_SECONDS = 15.0
+"""A report is reused this long, so frequent probes do not spend CI's call budget."""
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Outcome of the checks; ``to_json`` reveals no secret, only error kinds."""
+
+    checks: dict[str, dict]
+
+    @property
+    def healthy(self) -> bool:
+        return all(c["ok"] for c in self.checks.values())
+
+    def to_json(self) -> dict:
+        return {"status": "healthy" if self.healthy else "unhealthy", "checks": self.checks}
+
+
+class HealthCheck:
+    """Runs the storage and CI checks, caching the report for :data:`CACHE_SECONDS`."""
+
+    def __init__(self, settings: Settings, ci: CustomerInsightsClient, *, clock: Callable[[], float] = time.monotonic):
+        self._settings = settings
+        self._ci = ci
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, HealthReport] | None = None
+
+    def report(self) -> HealthReport:
+        with self._lock:
+            now = self._clock()
+            if self._cached and now - self._cached[0] < CACHE_SECONDS:
+                return self._cached[1]
+            report = HealthReport({"storage": _timed(self._storage), "customerInsights": _timed(self._customer_insights)})
+            self._cached = (now, report)
+            return report
+
+    def _storage(self) -> None:
+        connection = self._settings.storage_connection
+        if not connection:
+            raise LookupError("AzureWebJobsStorage is not set")
+        try:
+            tables = TableServiceClient.from_connection_string(connection, connection_timeout=5, read_timeout=5)
+            next(iter(tables.list_tables(results_per_page=1).by_page()), None)
+            queues = QueueServiceClient.from_connection_string(connection, connection_timeout=5, read_timeout=5)
+            next(iter(queues.list_queues(results_per_page=1).by_page()), None)
+        except (AzureError, ValueError) as exc:
+            raise LookupError(f"storage unreachable ({type(exc).__name__})") from None
+
+    def _customer_insights(self) -> None:
+        if not self._settings.ci.is_configured:
+            raise LookupError("CI credentials are not configured (CI_CLIENT_ID, CI_CLIENT_SECRET, CI_SUBSCRIPTION_KEY, CI_TENANT_ID or CI_AUTHORITY)")
+        try:
+            self._ci.list_instances()
+        except CustomerInsightsError as exc:
+            detail = f"{type(exc).__name__}" + (f" (HTTP {exc.status})" if exc.status else "")
+            raise LookupError(f"CI API unreachable: {detail}") from None
+
+
+def _timed(check: Callable[[], None]) -> dict:
+    started = time.perf_counter()
+    try:
+        check()
+    except LookupError as exc:
+        return {"ok": False, "error": str(exc), "latencyMs": round((time.perf_counter() - started) * 1000)}
+    return {"ok": True, "latencyMs": round((time.perf_counter() - started) * 1000)}

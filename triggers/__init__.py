@@ -1,0 +1,1 @@
+"""Timer and queue function blueprints: thin adapters over the ciconnector package."""
