@@ -4,8 +4,18 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .customer_insights import CustomerInsightsClient
+from .delivery.deliverer import Deliverer
+from .delivery.schedule import RetrySchedule
+from .delivery.sender import CallbackSender
 from .health import HealthCheck
 from .settings import Settings
+from .storage.deliveries import DeadLetterStore, DeliveryStore
+from .storage.queues import QueueSender
+from .storage.subscriptions import SubscriptionStore
+from .storage.tables import TableStore
+from .storage.watch import WatchStore
+from .webhooks.polling import Poller
+from .webhooks.subscriptions import SubscriptionService
 
 
 @lru_cache(maxsize=1)
@@ -24,3 +34,43 @@ def ci_client() -> CustomerInsightsClient:
 def health_check() -> HealthCheck:
     """The shared health check (results cached briefly to protect CI from probes)."""
     return HealthCheck(settings(), ci_client())
+
+
+@lru_cache(maxsize=1)
+def tables() -> TableStore:
+    return TableStore(settings().storage_connection)
+
+
+@lru_cache(maxsize=1)
+def queues() -> QueueSender:
+    return QueueSender(settings().storage_connection)
+
+
+@lru_cache(maxsize=1)
+def subscription_service() -> SubscriptionService:
+    s = settings()
+    return SubscriptionService(ci=ci_client(), subscriptions=SubscriptionStore(tables()), watch=WatchStore(tables()),
+                               queues=queues(), instance_allowlist=s.instance_ids,
+                               allowed_callback_hosts=s.callback_allowed_hosts)
+
+
+@lru_cache(maxsize=1)
+def poller() -> Poller:
+    return Poller(ci=ci_client(), subscriptions=SubscriptionStore(tables()), watch=WatchStore(tables()),
+                  queues=queues())
+
+
+@lru_cache(maxsize=1)
+def deliverer() -> Deliverer:
+    s = settings()
+    return Deliverer(subscriptions=SubscriptionStore(tables()), deliveries=DeliveryStore(tables()),
+                     dead_letters=dead_letters(), queues=queues(),
+                     sender=CallbackSender(timeout=s.delivery_timeout_seconds, allowed_hosts=s.callback_allowed_hosts,
+                                           ca_bundle=s.callback_ca_bundle),
+                     schedule=RetrySchedule(s.delivery_retry_schedule),
+                     disable_after_not_found=s.disable_after_not_found)
+
+
+@lru_cache(maxsize=1)
+def dead_letters() -> DeadLetterStore:
+    return DeadLetterStore(tables())

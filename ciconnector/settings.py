@@ -19,6 +19,7 @@ DEFAULT_CI_BASE_URL = "https://api.ci.ai.dynamics.com/v1"
 DEFAULT_CI_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_CI_SCOPE = "https://api.ci.ai.microsoft.com/.default"
 DEFAULT_POLL_SCHEDULE = "0 */1 * * * *"
+DEFAULT_DELIVERY_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,27 @@ class Settings:
             (``CI_INSTANCE_IDS``, comma-separated).
         poll_schedule: NCRONTAB schedule of the poll timer, default every minute
             (``POLL_SCHEDULE``).
+        callback_allowed_hosts: dev-only ``host:port`` entries whose callback URLs skip the
+            private-address check, default none (``CALLBACK_ALLOWED_HOSTS``, comma-separated).
+        delivery_timeout_seconds: timeout of one callback POST, default 15
+            (``DELIVERY_TIMEOUT_SECONDS``).
+        delivery_retry_schedule: seconds between delivery attempts, default
+            ``5,300,1800,7200,18000,36000,36000`` (about 27.6 hours) (``DELIVERY_RETRY_SCHEDULE``).
+        disable_after_not_found: consecutive 404 answers after which a subscription is disabled,
+            default 3 (``DELIVERY_DISABLE_AFTER_NOT_FOUND``).
+        callback_ca_bundle: extra CA bundle trusted for callback URLs, default none
+            (``CALLBACK_CA_BUNDLE``; dev only, for a local test receiver).
     """
 
     storage_connection: str = ""
     ci: CustomerInsightsSettings = field(default_factory=CustomerInsightsSettings)
     instance_ids: tuple[str, ...] = ()
     poll_schedule: str = DEFAULT_POLL_SCHEDULE
+    callback_allowed_hosts: tuple[str, ...] = ()
+    delivery_timeout_seconds: float = 15.0
+    delivery_retry_schedule: tuple[float, ...] = DEFAULT_DELIVERY_RETRY_SCHEDULE
+    disable_after_not_found: int = 3
+    callback_ca_bundle: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -131,9 +147,28 @@ class Settings:
             max_retry_wait_seconds=number("CI_MAX_RETRY_WAIT_SECONDS", 60.0),
         )
         instance_ids = tuple(i.strip().lower() for i in text("CI_INSTANCE_IDS").split(",") if i.strip())
+        from .triggers.callback import parse_allowed_hosts  # settings stays a leaf module at import time
+
+        try:
+            allowed_hosts = parse_allowed_hosts(text("CALLBACK_ALLOWED_HOSTS"))
+        except ValueError as exc:
+            raise SettingsError(f"CALLBACK_ALLOWED_HOSTS: {exc}") from None
+        schedule_text = text("DELIVERY_RETRY_SCHEDULE")
+        try:
+            schedule = tuple(float(s) for s in schedule_text.split(",")) if schedule_text \
+                else DEFAULT_DELIVERY_RETRY_SCHEDULE
+        except ValueError:
+            raise SettingsError("DELIVERY_RETRY_SCHEDULE must list seconds, e.g. 5,300,1800") from None
+        if any(s < 0 for s in schedule):
+            raise SettingsError("DELIVERY_RETRY_SCHEDULE must not hold negative delays")
         return cls(
             storage_connection=text("AzureWebJobsStorage"),
             ci=ci,
             instance_ids=instance_ids,
             poll_schedule=text("POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE),
+            callback_allowed_hosts=allowed_hosts,
+            delivery_timeout_seconds=number("DELIVERY_TIMEOUT_SECONDS", 15.0),
+            delivery_retry_schedule=schedule,
+            disable_after_not_found=int(number("DELIVERY_DISABLE_AFTER_NOT_FOUND", 3, int)),
+            callback_ca_bundle=text("CALLBACK_CA_BUNDLE") or None,
         )

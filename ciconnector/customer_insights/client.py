@@ -16,7 +16,6 @@ from .transport import Transport
 MAX_PAGE_SIZE = 100
 """CI returns at most 100 rows per data query."""
 
-
 @dataclass(frozen=True)
 class DataPage:
     """One page of an OData data query (``ODataEntityPayload``)."""
@@ -100,32 +99,35 @@ class CustomerInsightsClient:
         return _page(payload)
 
     def list_data(self, instance_id: str, entity_name: str, *, filter: str | None = None,
-                  select: str | None = None, orderby: str | None = None, page_size: int = MAX_PAGE_SIZE,
+                  select: str | None = None, orderby: str | None = None,
                   max_items: int | None = None) -> Iterator[dict]:
-        """Every row of a query, page by page: follows ``@odata.nextLink`` when CI sends one,
-        otherwise advances ``$skip`` until a short page."""
-        page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        """Every row of a query, page by page (CI decides the page size, at most 100 rows).
+
+        Follows ``@odata.nextLink`` when CI sends one; otherwise advances ``$skip`` by the rows
+        received, until ``@odata.count`` rows were read or a page comes back empty.
+        """
         yielded = 0
-        page = self.query_data(instance_id, entity_name, filter=filter, select=select, orderby=orderby,
-                               top=page_size, skip=0)
         skip = 0
+        page = self.query_data(instance_id, entity_name, filter=filter, select=select, orderby=orderby)
         while True:
             for row in page.rows:
                 if max_items is not None and yielded >= max_items:
                     return
                 yield row
                 yielded += 1
+            skip += len(page.rows)
             if page.next_link:
                 if not self._transport.same_origin(page.next_link):
                     raise UnexpectedResponseError("'@odata.nextLink' points at another host",
                                                   field="@odata.nextLink")
                 page = _page(self._transport.request("GET", page.next_link))
                 continue
-            if len(page.rows) < page_size:
+            if not page.rows or (page.count is not None and skip >= page.count):
                 return
-            skip += len(page.rows)
+            if max_items is not None and yielded >= max_items:
+                return
             page = self.query_data(instance_id, entity_name, filter=filter, select=select, orderby=orderby,
-                                   top=page_size, skip=skip)
+                                   skip=skip)
 
     def create_item(self, instance_id: str, entity_name: str, item: dict) -> Any:
         """Create a row (Preview in CI); returns CI's ``CreatedResult``/``AcceptedResult``."""

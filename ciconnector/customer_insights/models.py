@@ -282,7 +282,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Measure:
-    """A measure (``MeasureMetadata``); ``value`` is the scalar output, when evaluated."""
+    """A measure (``MeasureMetadata``); ``value`` is the output of a scalar measure, when evaluated
+    (None for a measure with dimensions, whose output holds one value per dimension)."""
 
     name: str
     display_name: str | None
@@ -299,11 +300,12 @@ class Measure:
         definition = r.obj("definition")
         evaluation = r.obj("latestEvaluation")
         output = r.obj("output")
+        is_scalar = bool(definition and definition.boolean("isScalar"))
         return cls(
             name=name,
             display_name=r.text("displayName"),
-            is_scalar=bool(definition and definition.boolean("isScalar")),
-            value=_scalar_value(output, name),
+            is_scalar=is_scalar,
+            value=_scalar_value(output, name) if is_scalar else None,
             evaluation_state=evaluation.text("state") if evaluation else None,
             evaluated_at=output.timestamp("evaluationTime") if output else None,
             raw=dict(r.data),

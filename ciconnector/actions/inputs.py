@@ -1,0 +1,126 @@
+"""Validation of an HTTP request's inputs against an action's declared parameters.
+
+The rules are the declaration's own (type, enum, bounds, length, pattern, body schema), so the
+HTTP answer and the connector definition cannot disagree. Failures are 400s naming the field.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import best_match
+
+from .errors import ActionError, bad_input
+from .model import Action, Param
+
+_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """What the HTTP adapter hands over: route values, query, body bytes and headers we read."""
+
+    route_params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    content_type: str = ""
+    url: str = ""
+
+
+def parse_inputs(action: Action, request: RawRequest) -> dict[str, Any]:
+    """Every declared parameter by name, validated and converted (omitted optional ones at their default)."""
+    values: dict[str, Any] = {}
+    for param in action.params:
+        if param.location == "body":
+            values[param.name] = _body(param, request)
+        else:
+            source = request.route_params if param.location == "path" else request.query
+            values[param.name] = _scalar(param, source.get(param.name))
+    return values
+
+
+def _scalar(param: Param, raw: str | None) -> Any:
+    if raw is None or raw == "":
+        if param.required:
+            raise bad_input("MissingParameter", f"Parameter '{param.name}' is required.", param.name)
+        return param.default
+    value = _CONVERTERS[param.type](param, raw)
+    if param.enum is not None:
+        match = next((e for e in param.enum if e.casefold() == value.casefold()), None)
+        if match is None:
+            raise bad_input("InvalidParameter",
+                            f"Parameter '{param.name}' must be one of: {', '.join(param.enum)}.", param.name)
+        value = match
+    if param.minimum is not None and value < param.minimum:
+        raise bad_input("ParameterOutOfRange", f"Parameter '{param.name}' must be at least {param.minimum}.",
+                        param.name)
+    if param.maximum is not None and value > param.maximum:
+        raise bad_input("ParameterOutOfRange", f"Parameter '{param.name}' must be at most {param.maximum}.",
+                        param.name)
+    if param.max_length is not None and len(value) > param.max_length:
+        raise bad_input("InvalidParameter",
+                        f"Parameter '{param.name}' must be at most {param.max_length} characters.", param.name)
+    if param.pattern is not None and not _matches(param.pattern, value):
+        raise bad_input("InvalidParameter", f"Parameter '{param.name}' has an invalid format.", param.name)
+    return value
+
+
+def _matches(pattern: str, value: str) -> bool:
+    """JSON Schema (ECMA) semantics: a final ``$`` matches only at the very end, not before a newline."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.search(pattern, value) is not None
+
+
+def _string(param: Param, raw: str) -> str:
+    return raw
+
+
+def _integer(param: Param, raw: str) -> int:
+    if not _INTEGER.match(raw.strip()):
+        raise bad_input("InvalidParameterType", f"Parameter '{param.name}' must be a whole number.", param.name)
+    return int(raw)
+
+
+def _number(param: Param, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise bad_input("InvalidParameterType", f"Parameter '{param.name}' must be a number.", param.name)
+    return value
+
+
+def _boolean(param: Param, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text not in ("true", "false"):
+        raise bad_input("InvalidParameterType", f"Parameter '{param.name}' must be true or false.", param.name)
+    return text == "true"
+
+
+_CONVERTERS = {"string": _string, "integer": _integer, "number": _number, "boolean": _boolean}
+
+
+def _body(param: Param, request: RawRequest) -> Any:
+    if not request.body.strip():
+        if param.required:
+            raise bad_input("MissingBody", "A JSON request body is required.", param.name)
+        return param.default
+    media_type = request.content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise bad_input("UnsupportedContentType", "The request body must be sent as application/json.", param.name)
+    try:
+        value = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_input("InvalidJson", "The request body is not valid JSON.", param.name) from None
+    error = best_match(Draft4Validator(param.schema or {}).iter_errors(value))
+    if error is not None:
+        where = ".".join([param.name, *(str(p) for p in error.absolute_path)])
+        raise ActionError(400, "InvalidBody", f"Invalid request body at '{where}': {error.message[:200]}",
+                          field=where)
+    return value

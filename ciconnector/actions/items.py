@@ -1,0 +1,161 @@
+"""Row actions on an entity: Get items (OData, paged), Get item, Create item, Update item."""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from . import odata
+from .errors import not_found
+from .model import Action, Param
+from .params import ENTITY, INSTANCE, TEXT_PATTERN
+from .runner import Call
+from .schemas import FREE_OBJECT, compact, obj, prop
+
+CI_PAGE_SIZE = 100
+"""CI returns at most 100 rows per data query."""
+MAX_TOP = 1000
+"""Most rows one Get items call returns; it reads them from CI 100 at a time."""
+MAX_SKIP = 10_000_000
+NEXT_LINK = "@odata.nextLink"
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_ORDER = rf"{_IDENT}(\s+([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc]))?"
+SELECT_PATTERN = rf"^\s*(\*|{_IDENT}(\s*,\s*{_IDENT})*)\s*$"
+ORDERBY_PATTERN = rf"^\s*{_ORDER}(\s*,\s*{_ORDER})*\s*$"
+ITEM_ID_PATTERN = r"^[^\x00-\x1f\x7f/\\]+$"
+
+FILTER_HELP = (
+    "An OData filter, for example CustomerId eq 'abc'. Customer Insights filters only on some fields: "
+    "UnifiedActivity on ActivityId and CustomerId; Customer on CustomerId and the fields indexed for "
+    "search in the instance; other entities on CustomerId. Ingested source tables cannot be filtered.")
+
+ITEM_ID = Param("itemId", "path", "string", "Item Key", "The key value of the item, for example a CustomerId.",
+                required=True, max_length=odata.MAX_LITERAL_LENGTH, pattern=ITEM_ID_PATTERN)
+
+
+def next_link(url: str, skip: int) -> str:
+    """``url`` with ``$skip`` set to ``skip`` and any ``code`` (function key) removed."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("$skip", "code")]
+    query.append(("$skip", str(skip)))
+    return parts._replace(query=urlencode(query, quote_via=quote, safe="$")).geturl()
+
+
+def _items(call: Call) -> dict:
+    args = call.args
+    top, position = args["$top"], args["$skip"]
+    rows: list[dict] = []
+    exhausted = False
+    while len(rows) < top:
+        want = min(CI_PAGE_SIZE, top - len(rows))
+        page = call.ci.query_data(call.instance_id, args["entityName"], filter=args["$filter"],
+                                  select=args["$select"], orderby=args["$orderby"], top=want, skip=position)
+        taken = page.rows[:want]
+        rows.extend(taken)
+        position += len(taken)
+        # CI may send a short page before the end; its @odata.count (when given) tells.
+        if not taken or (position >= page.count if page.count is not None else len(taken) < want):
+            exhausted = True
+            break
+    body: dict = {"value": rows}
+    if not exhausted and position < MAX_SKIP:
+        body[NEXT_LINK] = next_link(call.url, position)
+    return body
+
+
+def _item(call: Call) -> dict:
+    args = call.args
+    where = odata.equals(args["keyName"], args["itemId"], name_field="keyName", value_field="itemId")
+    page = call.ci.query_data(call.instance_id, args["entityName"], filter=where, top=1)
+    if not page.rows:
+        raise not_found("ItemNotFound", f"No item of '{args['entityName']}' has {args['keyName']} "
+                                        f"{odata.string_literal(args['itemId'], 'itemId')}.", "itemId")
+    return page.rows[0]
+
+
+def _create(call: Call) -> dict:
+    result = call.ci.create_item(call.instance_id, call.args["entityName"], call.args["item"])
+    result = result if isinstance(result, dict) else {}
+    location, value = result.get("location"), result.get("value")
+    return compact({
+        "entityName": call.args["entityName"],
+        "status": "accepted" if result.get("statusCode") == 202 else "created",
+        "location": location if isinstance(location, str) and location else None,
+        "item": value if isinstance(value, dict) else None,
+    })
+
+
+def _update(call: Call) -> dict:
+    call.ci.update_item(call.instance_id, call.args["entityName"], call.args["itemId"], call.args["changes"])
+    return {"entityName": call.args["entityName"], "itemId": call.args["itemId"], "status": "updated"}
+
+
+def _body(name: str, summary: str, description: str) -> Param:
+    return Param(name, "body", "object", summary, description, required=True,
+                 schema={**FREE_OBJECT, "minProperties": 1, "description": description})
+
+
+GET_ITEMS = Action(
+    operation_id="GetItems", method="GET", route="instances/{instanceId}/data/{entityName}",
+    summary="Get items from an entity",
+    description=("Gets items (rows) from an entity with OData filter, select, order, top and skip. "
+                 "Turn on pagination in the action settings to read past the first page."),
+    params=(
+        INSTANCE, ENTITY,
+        Param("$filter", "query", "string", "Filter Query", FILTER_HELP, max_length=2048, pattern=TEXT_PATTERN),
+        Param("$select", "query", "string", "Select Query",
+              "Comma-separated fields to return, for example CustomerId,FullName; all when empty.",
+              max_length=2048, pattern=SELECT_PATTERN, visibility="advanced"),
+        Param("$orderby", "query", "string", "Order By",
+              "Comma-separated fields to sort by, each optionally followed by asc or desc.",
+              max_length=1024, pattern=ORDERBY_PATTERN, visibility="advanced"),
+        Param("$top", "query", "integer", "Top Count", f"How many items to return, 1 to {MAX_TOP}.",
+              default=100, minimum=1, maximum=MAX_TOP),
+        Param("$skip", "query", "integer", "Skip Count", "How many items to skip first.",
+              default=0, minimum=0, maximum=MAX_SKIP, visibility="advanced"),
+    ),
+    response=obj({
+        "value": prop("array", "Items", "The items.", items=dict(FREE_OBJECT)),
+        NEXT_LINK: prop("string", "Next Link", "URL of the next page; absent on the last page."),
+    }, required=("value",)),
+    handler=_items, pageable=True)
+
+GET_ITEM = Action(
+    operation_id="GetItem", method="GET", route="instances/{instanceId}/data/{entityName}/{itemId}",
+    summary="Get item",
+    description="Gets one item (row) of an entity by its key; the key value is matched exactly.",
+    params=(
+        INSTANCE, ENTITY, ITEM_ID,
+        Param("keyName", "query", "string", "Key Field",
+              "The field holding the key: CustomerId for most entities, ActivityId for UnifiedActivity.",
+              default="CustomerId", max_length=128, pattern=odata.IDENTIFIER),
+    ),
+    response={**FREE_OBJECT, "description": "The item; its fields depend on the entity."},
+    handler=_item)
+
+CREATE_ITEM = Action(
+    operation_id="CreateItem", method="POST", route="instances/{instanceId}/data/{entityName}",
+    summary="Create item (Preview)",
+    description="Creates an item (row) on an entity. Customer Insights offers this as a preview feature.",
+    params=(INSTANCE, ENTITY,
+            _body("item", "Item", "The item to create, a JSON object shaped like the entity's rows.")),
+    response=obj({
+        "entityName": prop("string", "Entity Name", "The entity the item was created on."),
+        "status": prop("string", "Status", "created, or accepted when Customer Insights creates it later.",
+                       enum=["created", "accepted"]),
+        "location": prop("string", "Location", "Where Customer Insights placed the item."),
+        "item": prop("object", "Item", "The created item, when Customer Insights returns it."),
+    }, required=("entityName", "status")),
+    handler=_create, status=201, response_description="Created", preview=True)
+
+UPDATE_ITEM = Action(
+    operation_id="UpdateItem", method="PATCH", route="instances/{instanceId}/data/{entityName}/{itemId}",
+    summary="Update item (Preview)",
+    description="Updates fields of an item (row) of an entity. Customer Insights offers this as a preview feature.",
+    params=(INSTANCE, ENTITY, ITEM_ID,
+            _body("changes", "Changes", "The fields to change, a JSON object of field names and new values.")),
+    response=obj({
+        "entityName": prop("string", "Entity Name", "The entity of the item."),
+        "itemId": prop("string", "Item Key", "The key of the updated item."),
+        "status": prop("string", "Status", "Always updated.", enum=["updated"]),
+    }, required=("entityName", "itemId", "status")),
+    handler=_update, preview=True)

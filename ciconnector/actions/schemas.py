@@ -1,0 +1,49 @@
+"""Helpers to write response schemas: every property carries ``x-ms-summary`` and ``description``.
+
+Responses omit a property whose value is unknown (never ``null``): Swagger 2.0 has no nullable
+types, so :func:`compact` drops ``None`` values before a body is sent.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+
+def prop(type_: str, summary: str, description: str, **extra: Any) -> dict[str, Any]:
+    """A response property of JSON type ``type_``."""
+    return {"type": type_, "x-ms-summary": summary, "description": description, **extra}
+
+
+def timestamp(summary: str, description: str) -> dict[str, Any]:
+    """A date-time string property."""
+    return prop("string", summary, description, format="date-time")
+
+
+def obj(properties: Mapping[str, Any], *, required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """An object schema."""
+    schema: dict[str, Any] = {"type": "object", "properties": dict(properties)}
+    if required:
+        schema["required"] = list(required)
+    return {**schema, **extra}
+
+
+def listing(item: Mapping[str, Any], summary: str, description: str) -> dict[str, Any]:
+    """``{"value": [item, ...]}``, the shape of every list answer."""
+    return obj({"value": prop("array", summary, description, items=dict(item))}, required=("value",))
+
+
+FREE_OBJECT = {"type": "object", "additionalProperties": True}
+"""A row or other object whose fields depend on the instance."""
+
+
+def compact(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` without its ``None`` entries."""
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 text of ``moment`` in UTC with a ``Z`` suffix (naive values are taken as UTC), or None."""
+    if moment is None:
+        return None
+    aware = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return aware.isoformat().replace("+00:00", "Z")

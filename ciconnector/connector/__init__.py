@@ -1,0 +1,13 @@
+"""The Power Automate connector definition, generated from the action declarations
+(:mod:`ciconnector.actions`) and the trigger catalog (:mod:`ciconnector.triggers`).
+
+``dev/connector.py`` (``python -m dev.connector``) writes the files into ``connector/``;
+``actions/connector_definition.py`` serves the definition with the caller's host.
+"""
+from .files import DEFINITION_FILE, PROPERTIES_FILE, generate, render
+from .properties import build_api_properties
+from .rules import PROPERTY_RULES, RULES, check, check_properties
+from .swagger import build_definition, definition_for_url
+
+__all__ = ["DEFINITION_FILE", "PROPERTIES_FILE", "PROPERTY_RULES", "RULES", "check_properties", "build_api_properties", "build_definition", "check",
+           "definition_for_url", "generate", "render"]

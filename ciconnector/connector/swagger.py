@@ -1,0 +1,61 @@
+"""The connector definition (``apiDefinition.swagger.json``), generated from the action
+declarations and the trigger catalog."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+from ciconnector.actions import ACTIONS, TEST_CONNECTION_OPERATION, Action
+from ciconnector.triggers import CATALOG, TriggerKind
+
+from . import metadata
+from .operations import operation
+from .triggers import trigger_paths
+
+HOST_PATTERN = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$")
+"""A host name (or IPv4 address) with an optional port: what Swagger's ``host`` may hold."""
+
+
+def build_definition(host: str = metadata.DEFAULT_HOST, *, scheme: str = "https",
+                     actions: Iterable[Action] = ACTIONS,
+                     kinds: Iterable[TriggerKind] = CATALOG.values()) -> dict[str, Any]:
+    """The Swagger 2.0 definition with ``host`` and ``scheme`` filled in."""
+    if not HOST_PATTERN.match(host):
+        raise ValueError(f"invalid connector host {host!r}")
+    paths: dict[str, dict[str, Any]] = trigger_paths(kinds)
+    for action in actions:
+        paths.setdefault(action.path, {})[action.method.lower()] = operation(action)
+    return {
+        "swagger": "2.0",
+        "info": {"title": metadata.TITLE, "description": metadata.DESCRIPTION, "version": metadata.VERSION,
+                 "contact": dict(metadata.CONTACT)},
+        "host": host,
+        "basePath": metadata.BASE_PATH,
+        "schemes": [scheme],
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "paths": paths,
+        "definitions": {},
+        "parameters": {},
+        "responses": {},
+        "securityDefinitions": {metadata.SECURITY_SCHEME: {
+            "type": "apiKey", "in": "header", "name": metadata.KEY_HEADER,
+            "description": "An Azure Functions function key of the connector backend."}},
+        "security": [{metadata.SECURITY_SCHEME: []}],
+        "tags": [],
+        "x-ms-connector-metadata": [
+            {"propertyName": "Website", "propertyValue": metadata.WEBSITE},
+            {"propertyName": "Privacy policy", "propertyValue": metadata.PRIVACY_POLICY},
+            {"propertyName": "Categories", "propertyValue": ";".join(metadata.CATEGORIES)},
+        ],
+        "x-ms-capabilities": {"testConnection": {"operationId": TEST_CONNECTION_OPERATION, "parameters": {}}},
+    }
+
+
+def definition_for_url(url: str) -> dict[str, Any]:
+    """The definition as served at ``url``: that URL's host and scheme; ValueError for an odd host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"unsupported scheme {parts.scheme!r}")
+    return build_definition(parts.netloc, scheme=parts.scheme)

@@ -1,0 +1,1 @@
+"""Delivery of trigger notifications to Power Automate callback URLs."""

@@ -1,0 +1,37 @@
+"""The delivery queue message: one notification for one subscription."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+
+class MalformedMessageError(ValueError):
+    """A queue message that is not a delivery message."""
+
+
+@dataclass(frozen=True)
+class DeliveryMessage:
+    """``{"instanceId", "subscriptionId", "eventId", "notification"}`` on the delivery queue."""
+
+    instance_id: str
+    subscription_id: str
+    event_id: str
+    notification: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"instanceId": self.instance_id, "subscriptionId": self.subscription_id,
+                "eventId": self.event_id, "notification": dict(self.notification)}
+
+    @classmethod
+    def parse(cls, body: str | bytes) -> "DeliveryMessage":
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise MalformedMessageError("delivery message is not JSON") from None
+        if not isinstance(data, dict):
+            raise MalformedMessageError("delivery message is not an object")
+        fields = [data.get(k) for k in ("instanceId", "subscriptionId", "eventId")]
+        if not all(isinstance(f, str) and f for f in fields) or not isinstance(data.get("notification"), dict):
+            raise MalformedMessageError("delivery message lacks instanceId, subscriptionId, eventId or notification")
+        return cls(*fields, data["notification"])

@@ -1,0 +1,66 @@
+"""POSTs one notification to a callback URL and reports what happened, without leaking the URL."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from ..customer_insights.retry import parse_retry_after
+from ..triggers.callback import is_blocked_address
+from .guarded_http import guarded_session
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """The outcome of one POST: a status code, or an error kind when no answer arrived."""
+
+    status_code: int | None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+class CallbackSender:
+    """Sends notifications: JSON body, timeout, no redirects, idempotency headers on every attempt.
+
+    Headers follow Standard Webhooks: ``webhook-id`` (the event id, the same on every attempt),
+    ``webhook-timestamp``; ``Idempotency-Key`` carries the event id too.
+    """
+
+    def __init__(self, *, timeout: float, allowed_hosts: Iterable[str] = (), ca_bundle: str | None = None):
+        allowed = frozenset(allowed_hosts)
+        self._timeout = timeout
+        self._session = guarded_session(
+            lambda host, port, address: f"{host}:{port}" in allowed or not is_blocked_address(str(address)),
+            ca_bundle=ca_bundle)
+
+    def post(self, url: str, notification: Mapping[str, Any], *, event_id: str) -> CallbackAnswer:
+        headers = {"Content-Type": "application/json", "webhook-id": event_id, "Idempotency-Key": event_id,
+                   "webhook-timestamp": str(int(time.time())), "User-Agent": "ci-connector-backend"}
+        try:
+            response = self._session.post(url, data=json.dumps(notification).encode(), headers=headers,
+                                          timeout=self._timeout, allow_redirects=False)
+        except requests.Timeout:
+            return CallbackAnswer(None, "timeout")
+        except requests.ConnectionError as exc:
+            return CallbackAnswer(None, _connection_error(exc, urlsplit(url).hostname or ""))
+        except requests.RequestException as exc:
+            return CallbackAnswer(None, type(exc).__name__)
+        response.close()
+        return CallbackAnswer(response.status_code,
+                              retry_after=parse_retry_after(response.headers.get("Retry-After")))
+
+
+def _connection_error(exc: requests.ConnectionError, host: str) -> str:
+    """A short description naming the host only (exception texts quote the URL with its ``sig``)."""
+    text = str(exc)
+    if "forbidden addresses" in text:
+        return f"{host} resolves only to forbidden addresses"
+    if "cannot resolve" in text or "Name or service not known" in text:
+        return f"cannot resolve {host}"
+    if "SSLError" in text or isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS handshake with {host} failed"
+    return f"cannot connect to {host}"

@@ -1,0 +1,1 @@
+"""Persistence in Azure Table Storage and Queue Storage, behind small store classes."""

@@ -1,0 +1,164 @@
+"""Delivery records (one per event and subscription) and dead letters."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from .tables import DEAD_LETTERS, DELIVERIES, TableStore
+
+PENDING, SENDING, RETRYING, DELIVERED, DROPPED, DEAD = (
+    "pending", "sending", "retrying", "delivered", "dropped", "dead")
+FINAL_STATUSES = frozenset({DELIVERED, DROPPED, DEAD})
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """The state of delivering one event to one subscription; PartitionKey = subscription id, RowKey = event id."""
+
+    subscription_id: str
+    event_id: str
+    instance_id: str
+    status: str = PENDING
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    updated_at: datetime | None = None
+    etag: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def to_entity(self) -> dict[str, Any]:
+        entity = {"PartitionKey": self.subscription_id, "RowKey": self.event_id, "InstanceId": self.instance_id,
+                  "Status": self.status, "Attempts": self.attempts,
+                  "UpdatedAt": self.updated_at or datetime.now(timezone.utc)}
+        if self.last_status_code is not None:
+            entity["LastStatusCode"] = self.last_status_code
+        if self.last_error:
+            entity["LastError"] = self.last_error[:1000]
+        return entity
+
+    @classmethod
+    def from_entity(cls, e: Mapping[str, Any]) -> "DeliveryRecord":
+        return cls(e["PartitionKey"], e["RowKey"], e.get("InstanceId", ""), e.get("Status", PENDING),
+                   int(e.get("Attempts") or 0), e.get("LastStatusCode"), e.get("LastError"), e.get("UpdatedAt"),
+                   e.metadata.get("etag") if hasattr(e, "metadata") else None)
+
+
+class DeliveryStore:
+    """Records of deliveries; the ETag-guarded claim makes one worker send a given event."""
+
+    def __init__(self, tables: TableStore):
+        self._tables = tables
+
+    @property
+    def _table(self):
+        return self._tables.table(DELIVERIES)
+
+    def get(self, subscription_id: str, event_id: str) -> DeliveryRecord | None:
+        """The record, or None when the event was never handled for this subscription."""
+        try:
+            return DeliveryRecord.from_entity(self._table.get_entity(subscription_id, event_id))
+        except ResourceNotFoundError:
+            return None
+
+    def claim(self, subscription_id: str, event_id: str, instance_id: str) -> DeliveryRecord | None:
+        """Mark the delivery as being sent by this worker; None when it is final or another worker won."""
+        current = self.get(subscription_id, event_id)
+        if current is None:
+            record = DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING)
+            try:
+                metadata = self._table.create_entity(record.to_entity())
+            except ResourceExistsError:
+                return None
+            return replace(record, etag=metadata.get("etag"))
+        if current.is_final:
+            return None
+        return self._write(replace(current, status=SENDING, updated_at=datetime.now(timezone.utc)))
+
+    def settle(self, record: DeliveryRecord, *, status: str, status_code: int | None = None,
+               error: str | None = None) -> DeliveryRecord:
+        """Record the outcome of one attempt (``attempts`` grows by one)."""
+        updated = replace(record, status=status, attempts=record.attempts + 1, last_status_code=status_code,
+                          last_error=error, updated_at=datetime.now(timezone.utc))
+        return self._write(updated, strict=False) or updated
+
+    def reset(self, subscription_id: str, event_id: str) -> None:
+        """Forget a delivery so it can be sent again (replay of a dead letter)."""
+        self._table.delete_entity(subscription_id, event_id)
+
+    def _write(self, record: DeliveryRecord, *, strict: bool = True) -> DeliveryRecord | None:
+        try:
+            metadata = self._table.update_entity(
+                record.to_entity(), mode=UpdateMode.REPLACE, etag=record.etag,
+                match_condition=MatchConditions.IfNotModified if strict else MatchConditions.Unconditionally)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return replace(record, etag=metadata.get("etag"))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A notification given up on; PartitionKey = instance id, RowKey = ``<subscription id>.<event id>``."""
+
+    instance_id: str
+    subscription_id: str
+    event_id: str
+    reason: str
+    attempts: int
+    notification: Mapping[str, Any]
+    dead_at: datetime
+
+    @property
+    def dead_letter_id(self) -> str:
+        return f"{self.subscription_id}.{self.event_id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"deadLetterId": self.dead_letter_id, "instanceId": self.instance_id,
+                "subscriptionId": self.subscription_id, "eventId": self.event_id, "reason": self.reason,
+                "attempts": self.attempts, "deadAt": self.dead_at.isoformat(),
+                "trigger": self.notification.get("trigger")}
+
+
+class DeadLetterStore:
+    """Dead letters an admin can list and replay."""
+
+    def __init__(self, tables: TableStore):
+        self._tables = tables
+
+    @property
+    def _table(self):
+        return self._tables.table(DEAD_LETTERS)
+
+    def add(self, letter: DeadLetter) -> None:
+        self._table.upsert_entity({
+            "PartitionKey": letter.instance_id, "RowKey": letter.dead_letter_id,
+            "SubscriptionId": letter.subscription_id, "EventId": letter.event_id, "Reason": letter.reason[:1000],
+            "Attempts": letter.attempts, "Notification": json.dumps(dict(letter.notification)),
+            "DeadAt": letter.dead_at}, mode=UpdateMode.REPLACE)
+
+    def list_for_instance(self, instance_id: str) -> list[DeadLetter]:
+        entities = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": instance_id})
+        return [self._letter(e) for e in entities]
+
+    def get(self, instance_id: str, dead_letter_id: str) -> DeadLetter:
+        """One dead letter; raises ``LookupError``."""
+        try:
+            return self._letter(self._table.get_entity(instance_id, dead_letter_id))
+        except ResourceNotFoundError:
+            raise LookupError(dead_letter_id) from None
+
+    def remove(self, letter: DeadLetter) -> None:
+        self._table.delete_entity(letter.instance_id, letter.dead_letter_id)
+
+    @staticmethod
+    def _letter(e: Mapping[str, Any]) -> DeadLetter:
+        return DeadLetter(e["PartitionKey"], e["SubscriptionId"], e["EventId"], e.get("Reason", ""),
+                          int(e.get("Attempts") or 0), json.loads(e.get("Notification") or "{}"), e["DeadAt"])

@@ -1,0 +1,43 @@
+"""Sending JSON messages to the app's queues, base64-encoded as the Functions host expects."""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Mapping
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+POLL_QUEUE = "ci-poll"
+DELIVERY_QUEUE = "ci-deliveries"
+MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
+"""Queue storage caps the visibility delay at 7 days."""
+
+
+class QueueSender:
+    """Puts JSON messages on named queues, creating each queue at most once per process."""
+
+    def __init__(self, connection_string: str):
+        self._connection_string = connection_string
+        self._queues: dict[str, QueueClient] = {}
+        self._lock = threading.Lock()
+
+    def queue(self, name: str) -> QueueClient:
+        with self._lock:
+            client = self._queues.get(name)
+            if client is None:
+                client = QueueClient.from_connection_string(
+                    self._connection_string, name, message_encode_policy=TextBase64EncodePolicy(),
+                    message_decode_policy=TextBase64DecodePolicy())
+                try:
+                    client.create_queue()
+                except ResourceExistsError:
+                    pass
+                self._queues[name] = client
+            return client
+
+    def send(self, name: str, message: Mapping[str, Any], *, delay_seconds: float = 0) -> None:
+        """Enqueue ``message`` as JSON, invisible for ``delay_seconds`` (capped at 7 days)."""
+        delay = int(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
+        self.queue(name).send_message(json.dumps(message, separators=(",", ":")),
+                                      visibility_timeout=delay or None, time_to_live=-1)

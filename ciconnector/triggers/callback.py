@@ -1,0 +1,145 @@
+"""The callback URL rule: which URLs a subscription may ask us to POST events to.
+
+A callback URL must be https, at most 2 KiB, without ``user:password@`` credentials, and its host
+must not be (or resolve to) a loopback, private, link-local, multicast, unspecified, reserved,
+site-local or shared (100.64.0.0/10) address; IPv4-mapped and 6to4 IPv6 addresses are judged by
+the IPv4 address they carry. Hosts of the dev-only allowlist (app setting
+``CALLBACK_ALLOWED_HOSTS``, e.g. ``127.0.0.1:8443``) skip the address check, nothing else.
+
+Delivery should re-check at send time and connect to one of :attr:`CheckedCallback.addresses`
+(closing the DNS-rebinding window) without following redirects. Error messages name the host
+only: the URL itself is a bearer secret.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+from urllib.parse import urlsplit
+
+from .parameters import SubscriptionValidationError
+
+ALLOWED_HOSTS_SETTING = "CALLBACK_ALLOWED_HOSTS"
+MAX_CALLBACK_URL_BYTES = 2048
+CALLBACK_URL_FIELD = "callbackUrl"
+DEFAULT_HTTPS_PORT = 443
+
+Resolver = Callable[..., Sequence[tuple[Any, ...]]]
+"""``socket.getaddrinfo``-compatible: ``(host, port, type=...)`` → ``[(family, type, proto, name, sockaddr)]``."""
+
+_BLOCKED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4",
+    "fc00::/7", "fe80::/10", "fec0::/10", "2001:db8::/32"))
+"""Blocked whatever this Python's ``ipaddress`` tables say (they changed across patch releases)."""
+_WHITESPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+class CallbackUrlError(SubscriptionValidationError):
+    """The callback URL breaks the rule; ``field`` is always ``callbackUrl``."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message, CALLBACK_URL_FIELD)
+
+
+@dataclass(frozen=True)
+class CheckedCallback:
+    """A callback URL that passed the rule.
+
+    Attributes:
+        url: the URL, unchanged.
+        host: its host name or IP literal, lower case, without brackets.
+        port: its port (443 by default).
+        addresses: the checked addresses the host resolved to; empty for allowlisted hosts.
+    """
+
+    url: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+def parse_allowed_hosts(raw: str) -> tuple[str, ...]:
+    """The allowlist from the comma-separated setting value; ValueError names a malformed entry."""
+    entries = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
+    for entry in entries:
+        _host_and_port(entry)
+    return entries
+
+
+def is_blocked_address(address: str) -> bool:
+    """Whether an IP address is not a public unicast address a callback may point to."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+    return (not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
+            or ip.is_unspecified or ip.is_reserved or any(ip in network for network in _BLOCKED_NETWORKS))
+
+
+def check_callback_url(url: Any, *, allowed_hosts: Iterable[str] = (),
+                       resolver: Resolver = socket.getaddrinfo) -> CheckedCallback:
+    """Apply the callback URL rule; raises :class:`CallbackUrlError`."""
+    if not isinstance(url, str) or not url:
+        raise CallbackUrlError("MissingCallbackUrl", "The callback URL is required.")
+    if len(url.encode("utf-8")) > MAX_CALLBACK_URL_BYTES:
+        raise CallbackUrlError("CallbackUrlTooLong",
+                               f"The callback URL must be at most {MAX_CALLBACK_URL_BYTES} bytes.")
+    if _WHITESPACE_OR_CONTROL.search(url):
+        raise CallbackUrlError("InvalidCallbackUrl", "The callback URL must not contain spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or DEFAULT_HTTPS_PORT
+    except ValueError:
+        raise CallbackUrlError("InvalidCallbackUrl", "The callback URL is not a valid URL.") from None
+    if parts.scheme.lower() != "https":
+        raise CallbackUrlError("CallbackUrlNotHttps", "The callback URL must use https.")
+    if "@" in parts.netloc:
+        raise CallbackUrlError("CallbackUrlHasCredentials", "The callback URL must not contain user credentials.")
+    host = parts.hostname
+    if not host:
+        raise CallbackUrlError("InvalidCallbackUrl", "The callback URL has no host.")
+    if any(_allows(entry, host, port) for entry in allowed_hosts):
+        return CheckedCallback(url, host, port, ())
+    addresses = _addresses(host, port, resolver)
+    blocked = [a for a in addresses if is_blocked_address(a)]
+    if blocked:
+        raise CallbackUrlError("CallbackHostNotAllowed",
+                               f"The callback host '{host}' resolves to a non-public address ({blocked[0]}).")
+    return CheckedCallback(url, host, port, addresses)
+
+
+def _addresses(host: str, port: int, resolver: Resolver) -> tuple[str, ...]:
+    try:
+        ipaddress.ip_address(host)
+        return (host,)
+    except ValueError:
+        pass
+    try:
+        answers = resolver(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        answers = []
+    addresses = tuple(dict.fromkeys(str(answer[4][0]) for answer in answers))
+    if not addresses:
+        raise CallbackUrlError("CallbackHostUnresolvable", f"The callback host '{host}' cannot be resolved.")
+    return addresses
+
+
+def _host_and_port(entry: str) -> tuple[str, int | None]:
+    problem = ValueError(f"{ALLOWED_HOSTS_SETTING}: malformed entry {entry!r}; expected host or host:port")
+    try:
+        parts = urlsplit(f"//{entry}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise problem from None
+    if not host or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise problem
+    return host, port
+
+
+def _allows(entry: str, host: str, port: int) -> bool:
+    allowed_host, allowed_port = _host_and_port(entry.strip().lower())
+    return allowed_host == host and allowed_port in (None, port)

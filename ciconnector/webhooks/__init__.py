@@ -1,0 +1,1 @@
+"""Webhook trigger lifecycle: subscriptions, polling CI, and what delivery needs."""

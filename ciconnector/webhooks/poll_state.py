@@ -1,0 +1,38 @@
+"""What one instance's watch row stores: the watch state and every threshold subscription's state."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from ..triggers.thresholds import ThresholdState
+from ..triggers.watermark import WatchState
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollState:
+    """The instance's :class:`WatchState` and threshold states by subscription id."""
+
+    watch: WatchState = field(default_factory=WatchState)
+    thresholds: dict[str, ThresholdState] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        return json.dumps({"watch": json.loads(self.watch.to_json()),
+                           "thresholds": {k: json.loads(v.to_json()) for k, v in sorted(self.thresholds.items())}},
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str, instance_id: str) -> "PollState":
+        """Parse stored text; unreadable state starts afresh (which only re-seeds, never emits)."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            watch = WatchState.from_json(json.dumps(data.get("watch") or {}))
+            thresholds = {k: ThresholdState.from_json(json.dumps(v)) for k, v in (data.get("thresholds") or {}).items()}
+        except (ValueError, AttributeError, TypeError):  # includes WatchStateError, ThresholdStateError
+            logger.warning("watch state of instance %s is unreadable; starting afresh", instance_id)
+            return cls()
+        return cls(watch, thresholds)

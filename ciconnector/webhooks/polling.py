@@ -1,0 +1,121 @@
+"""Polling: the timer's plan (one poll per watched instance) and one instance's poll cycle.
+
+A poll cycle of one instance:
+
+1. takes a short lease on the instance's watch row (ETag-conditional), so a concurrent poller skips;
+2. loads the instance's subscriptions (one partition query) and fetches only the CI lists their
+   trigger kinds need, one call per list however many subscriptions there are;
+3. detects events, enqueues one delivery per (event, subscription), and only then commits the
+   new state with the lease's ETag. Event ids are deterministic, so a crash between enqueue and
+   commit re-emits the same ids next cycle and delivery drops them: nothing is lost or repeated.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from ..customer_insights import CustomerInsightsClient, CustomerInsightsError
+from ..delivery.message import DeliveryMessage
+from ..storage.queues import DELIVERY_QUEUE, QueueSender
+from ..storage.subscriptions import SubscriptionStore
+from ..storage.watch import WatchConflictError, WatchStore
+from ..triggers import Snapshot, detect, resources_for
+from .poll_state import PollState
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 120.0
+"""How long a poller owns an instance; longer than a cycle, short enough to recover from a crash."""
+JOBS_PER_POLL = 25
+"""Recent jobs fetched per poll (with their tasks)."""
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """What one poll cycle did."""
+
+    instance_id: str
+    skipped: str | None = None
+    fetched: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    deliveries: int = 0
+    committed: bool = False
+    events: dict[str, int] = field(default_factory=dict)
+
+
+class Poller:
+    """Plans and runs poll cycles."""
+
+    def __init__(self, *, ci: CustomerInsightsClient, subscriptions: SubscriptionStore, watch: WatchStore,
+                 queues: QueueSender, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self._ci = ci
+        self._subscriptions = subscriptions
+        self._watch = watch
+        self._queues = queues
+        self._clock = clock
+
+    def plan(self) -> list[str]:
+        """Poll messages for the timer: one per watched instance."""
+        return [json.dumps({"instanceId": instance_id}) for instance_id in self._watch.list_watched()]
+
+    def poll(self, instance_id: str) -> PollReport:
+        """Run one poll cycle of ``instance_id``."""
+        try:
+            record = self._watch.load(instance_id)
+        except LookupError:
+            return PollReport(instance_id, skipped="not watched")
+        lease = self._watch.acquire_lease(record, seconds=LEASE_SECONDS, now=self._clock())
+        if lease is None:
+            return PollReport(instance_id, skipped="another poller holds the lease")
+        subscriptions = [s for s in self._subscriptions.list_for_instance(instance_id) if s.enabled]
+        if not subscriptions:
+            self._watch.unwatch(lease)
+            return PollReport(instance_id, skipped="no active subscriptions")
+
+        snapshot, fetched, failed = self._observe(instance_id, resources_for(subscriptions))
+        state = PollState.from_text(lease.state, instance_id)
+        detection = detect(subscriptions, snapshot, state.watch, state.thresholds)
+        deliveries = 0
+        for subscription_id, events in detection.events.items():
+            for event in events:
+                message = DeliveryMessage(instance_id, subscription_id, event.event_id, event.to_notification())
+                self._queues.send(DELIVERY_QUEUE, message.to_json())
+                deliveries += 1
+        new_state = PollState(detection.watch_state, detection.threshold_states)
+        try:
+            self._watch.commit(lease, new_state.to_text())
+            committed = True
+        except WatchConflictError:
+            logger.warning("watch state of instance %s changed during the poll; its events are deduplicated "
+                           "at delivery", instance_id)
+            committed = False
+        counts = {sid: len(evts) for sid, evts in detection.events.items()}
+        return PollReport(instance_id, fetched=fetched, failed=failed, deliveries=deliveries,
+                          committed=committed, events=counts)
+
+    def _observe(self, instance_id: str, resources: frozenset[str]) -> tuple[Snapshot, tuple[str, ...], tuple[str, ...]]:
+        """Fetch each needed CI list once; a failed fetch leaves it None (no events, state kept)."""
+        fetchers = {
+            "dataSources": lambda: self._ci.list_data_sources(instance_id),
+            "jobs": lambda: self._ci.list_jobs(instance_id, top=JOBS_PER_POLL, include_tasks=True),
+            "segments": lambda: self._ci.list_segments(instance_id),
+            "measures": lambda: self._ci.list_measures(instance_id),
+        }
+        lists: dict[str, list | None] = {}
+        fetched: list[str] = []
+        failed: list[str] = []
+        for resource in sorted(resources):
+            try:
+                lists[resource] = fetchers[resource]()
+                fetched.append(resource)
+            except CustomerInsightsError as exc:
+                lists[resource] = None
+                failed.append(resource)
+                logger.warning("poll of instance %s could not fetch %s: %s", instance_id, resource,
+                               type(exc).__name__)
+        snapshot = Snapshot(instance_id, self._clock(), data_sources=lists.get("dataSources"),
+                            jobs=lists.get("jobs"), segments=lists.get("segments"), measures=lists.get("measures"))
+        return snapshot, tuple(fetched), tuple(failed)

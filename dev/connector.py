@@ -1,0 +1,44 @@
+"""Regenerate the committed connector files (dev only): ``python -m dev.connector [--check] [--host H]``.
+
+Without ``--host`` the files carry the placeholder host (what is committed); with it, files for a
+real function app, e.g. ``--host myapp.azurewebsites.net --out /tmp/connector`` before ``paconn create``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ciconnector.connector import generate, metadata
+
+CONNECTOR_DIR = Path(__file__).resolve().parents[1] / "connector"
+"""``connector/`` at the repository root."""
+
+
+def drifted(folder: Path = CONNECTOR_DIR, host: str = metadata.DEFAULT_HOST) -> list[str]:
+    """Generated files missing from ``folder`` or different from what the code generates."""
+    return [name for name, text in generate(host).items()
+            if not (folder / name).is_file() or (folder / name).read_text(encoding="utf-8") != text]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or with ``--check`` compare) the generated files; exit status 1 on drift."""
+    parser = argparse.ArgumentParser(prog="python -m dev.connector", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report files that differ from the code")
+    parser.add_argument("--host", default=metadata.DEFAULT_HOST, help="function app host name")
+    parser.add_argument("--out", type=Path, default=CONNECTOR_DIR, help="folder to write into")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = drifted(args.out, args.host)
+        print("connector files up to date" if not stale else f"out of date: {', '.join(stale)}"
+              " (run python -m dev.connector)")
+        return 1 if stale else 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in generate(args.host).items():
+        (args.out / name).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Queue clients for bindings, the host.json message encoding, and same-host wake-ups."""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import threading
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import ExponentialRetry, QueueClient
+
+from .errors import HostError
+from .settings import get_setting
+
+DEFAULT_CONNECTION = "AzureWebJobsStorage"
+_QUEUE_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
+
+
+def connection_string(setting: str | None) -> str:
+    """The connection string behind a binding's ``connection`` app-setting name."""
+    name = setting or DEFAULT_CONNECTION
+    for candidate in (name, f"AzureWebJobs{name}"):
+        value = get_setting(candidate)
+        if value:
+            return value
+    raise HostError(f"Storage account connection string '{name}' does not exist. "
+                    "Make sure that it is a defined App Setting.")
+
+
+def check_queue_name(name: str, what: str) -> str:
+    """``name`` if it is a valid queue name, else a HostError."""
+    if not _QUEUE_NAME.match(name):
+        raise HostError(f"{what}: '{name}' is not a valid queue name (3-63 lowercase letters, "
+                        "digits and single dashes)")
+    return name
+
+
+class QueueStore:
+    """Raw queue clients (the host encodes and decodes message text itself).
+
+    Reading raw text lets the host handle a message that is not valid base64 (it goes to the
+    poison queue, as in the real host) instead of failing the whole receive call.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._clients: dict[tuple[str, str], QueueClient] = {}
+        self._wakeups: dict[tuple[str, str], list[threading.Event]] = {}
+        self._lock = threading.Lock()
+
+    def client(self, connection: str, queue: str) -> QueueClient:
+        """A client for ``queue`` of the account behind ``connection``; the queue is created if missing."""
+        key = (connection, queue)
+        with self._lock:
+            client = self._clients.get(key)
+        if client is None:
+            client = QueueClient.from_connection_string(
+                connection, queue, retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2))
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                pass
+            with self._lock:
+                client = self._clients.setdefault(key, client)
+        return client
+
+    def encode(self, body: bytes) -> str:
+        """Message text for ``body`` under the configured encoding."""
+        return base64.b64encode(body).decode("ascii") if self.encoding == "base64" else body.decode("utf-8")
+
+    def decode(self, content: str) -> bytes:
+        """Message body from stored text; ValueError if it is not valid under the encoding."""
+        if self.encoding != "base64":
+            return content.encode("utf-8")
+        try:
+            return base64.b64decode(content, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("message is not valid base64") from exc
+
+    def send(self, connection: str, queue: str, body: bytes) -> None:
+        """Put one message and wake listeners of this host on that queue."""
+        self.send_raw(connection, queue, self.encode(body))
+
+    def send_raw(self, connection: str, queue: str, content: str) -> None:
+        """Put stored text as is (used to copy messages to a poison queue)."""
+        self.client(connection, queue).send_message(content)
+        with self._lock:
+            events = list(self._wakeups.get((connection, queue), ()))
+        for event in events:
+            event.set()
+
+    def wakeup(self, connection: str, queue: str) -> threading.Event:
+        """An event set whenever this host puts a message on ``queue``."""
+        event = threading.Event()
+        with self._lock:
+            self._wakeups.setdefault((connection, queue), []).append(event)
+        return event

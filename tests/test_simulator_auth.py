@@ -1,0 +1,129 @@
+"""CI simulator: Entra ID-compatible authority (real MSAL) and API credential checks."""
+from __future__ import annotations
+
+import time
+
+import msal
+import pytest
+import requests
+
+from dev.cisim import SAMPLE_INSTANCE_ID, ApiClient, CISimulator
+
+SCOPE = "https://api.ci.ai.microsoft.com/.default"
+
+
+def _session(sim: CISimulator) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
+    session.verify = sim.ca_path
+    return session
+
+
+def _msal(sim: CISimulator, session: requests.Session) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(sim.client_id, client_credential=sim.client_secret,
+                                              authority=sim.authority, instance_discovery=False,
+                                              http_client=session)
+
+
+def _token(sim: CISimulator, **form: str) -> requests.Response:
+    data = {"grant_type": "client_credentials", "client_id": sim.client_id, "client_secret": sim.client_secret,
+            "scope": SCOPE, **form}
+    return _session(sim).post(f"{sim.authority}/oauth2/v2.0/token", data=data, timeout=10)
+
+
+def test_msal_acquires_then_serves_from_cache(ci_sim: CISimulator) -> None:
+    session = _session(ci_sim)
+    app = _msal(ci_sim, session)
+    first = app.acquire_token_for_client(scopes=[SCOPE])
+    second = app.acquire_token_for_client(scopes=[SCOPE])
+    assert first["token_source"] == "identity_provider" and first["token_type"] == "Bearer"
+    assert second["token_source"] == "cache" and second["access_token"] == first["access_token"]
+    response = session.get(f"{ci_sim.base_url}/instances", timeout=10, headers={
+        "Authorization": f"Bearer {first['access_token']}", "Ocp-Apim-Subscription-Key": ci_sim.subscription_key})
+    assert response.status_code == 200
+    assert ci_sim.control.request_log()["token_requests"] == 1
+
+
+def test_msal_renews_after_expiry(ci_sim: CISimulator) -> None:
+    # MSAL treats a token with < 300 s left as expired, so 302 s gives a 2 s cache window.
+    ci_sim.control.set_token_lifetime(302)
+    app = _msal(ci_sim, _session(ci_sim))
+    first = app.acquire_token_for_client(scopes=[SCOPE])
+    assert first["token_source"] == "identity_provider" and first["expires_in"] == 302
+    assert app.acquire_token_for_client(scopes=[SCOPE])["token_source"] == "cache"
+    time.sleep(2.2)
+    renewed = app.acquire_token_for_client(scopes=[SCOPE])
+    assert renewed["token_source"] == "identity_provider"
+    assert renewed["access_token"] != first["access_token"]
+    assert ci_sim.control.request_log()["token_requests"] == 2
+
+
+def test_openid_configuration_is_entra_like(ci_sim: CISimulator) -> None:
+    config = _session(ci_sim).get(f"{ci_sim.authority}/v2.0/.well-known/openid-configuration", timeout=10).json()
+    assert config["token_endpoint"] == f"{ci_sim.authority}/oauth2/v2.0/token"
+    assert config["issuer"] == f"{ci_sim.authority}/v2.0"
+    assert {"authorization_endpoint", "jwks_uri"} <= set(config)
+    assert _session(ci_sim).get(config["jwks_uri"], timeout=10).json() == {"keys": []}
+
+
+@pytest.mark.parametrize("form, status, error, code", [
+    ({"client_secret": "wrong"}, 401, "invalid_client", 7000215),
+    ({"client_id": "00000000-0000-0000-0000-000000000000"}, 401, "invalid_client", 700016),
+    ({"grant_type": "password"}, 400, "unsupported_grant_type", 70003),
+    ({"scope": "https://api.ci.ai.microsoft.com/user_impersonation"}, 400, "invalid_scope", 1002012),
+    ({"scope": "https://api.ci.ai.dynamics.com/.default"}, 400, "invalid_resource", 500011),
+])
+def test_token_endpoint_errors(ci_sim: CISimulator, form: dict[str, str], status: int, error: str,
+                               code: int) -> None:
+    response = _token(ci_sim, **form)
+    assert response.status_code == status
+    body = response.json()
+    assert body["error"] == error and body["error_codes"] == [code]
+    assert body["error_description"].startswith(f"AADSTS{code}:")
+
+
+def test_unknown_tenant_is_rejected(ci_sim: CISimulator) -> None:
+    response = _session(ci_sim).post(f"{ci_sim.origin}/contoso.onmicrosoft.com/oauth2/v2.0/token", timeout=10,
+                                     data={"grant_type": "client_credentials"})
+    assert response.status_code == 400 and response.json()["error_codes"] == [90002]
+
+
+def test_token_response_shape(ci_sim: CISimulator) -> None:
+    body = _token(ci_sim).json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert body["access_token"].count(".") == 2
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Ocp-Apim-Subscription-Key": "{key}"},
+    {"Authorization": "Bearer {token}"},
+    {"Authorization": "Bearer {token}", "Ocp-Apim-Subscription-Key": "wrong-key"},
+    {"Authorization": "Bearer not-a-token", "Ocp-Apim-Subscription-Key": "{key}"},
+    {"Authorization": "Basic {token}", "Ocp-Apim-Subscription-Key": "{key}"},
+], ids=["nothing", "key-only", "token-only", "wrong-key", "unknown-token", "wrong-scheme"])
+def test_api_needs_token_and_key(ci_sim: CISimulator, ci_api: ApiClient, headers: dict[str, str]) -> None:
+    token = ci_api.fetch_token()
+    filled = {k: v.format(key=ci_sim.subscription_key, token=token) for k, v in headers.items()}
+    response = _session(ci_sim).get(f"{ci_sim.base_url}/instances/{SAMPLE_INSTANCE_ID}/manage/segments",
+                                     headers=filled, timeout=10)
+    assert response.status_code == 401
+    assert response.content == b""
+    assert response.headers["WWW-Authenticate"].startswith(f'Bearer authorization_uri="{ci_sim.authority}"')
+
+
+def test_expired_tokens_are_rejected(ci_sim: CISimulator, ci_api: ApiClient) -> None:
+    assert ci_api.get("/instances").status_code == 200
+    assert ci_sim.control.expire_tokens() >= 1
+    response = ci_api.get("/instances")
+    assert response.status_code == 401 and "expired" in response.headers["WWW-Authenticate"]
+    ci_api.fetch_token()
+    assert ci_api.get("/instances").status_code == 200
+
+
+def test_short_lifetime_expires_server_side(ci_sim: CISimulator, ci_api: ApiClient) -> None:
+    ci_sim.control.set_token_lifetime(1)
+    ci_api.fetch_token()
+    assert ci_api.get("/instances").status_code == 200
+    time.sleep(1.1)
+    assert ci_api.get("/instances").status_code == 401

@@ -1,0 +1,98 @@
+"""Input validation derived from the action declarations."""
+import pytest
+
+from ciconnector.actions import ActionError, RawRequest, action
+from ciconnector.actions.inputs import parse_inputs
+
+INSTANCE = "2f9d3a51-8c4e-4b7a-9d2e-0a1b2c3d4e5f"
+
+
+def _items(**query):
+    return parse_inputs(action("GetItems"), RawRequest(
+        route_params={"instanceId": INSTANCE, "entityName": "Customer"}, query=query))
+
+
+def _error(call) -> ActionError:
+    with pytest.raises(ActionError) as caught:
+        call()
+    return caught.value
+
+
+def test_defaults_fill_omitted_optional_parameters():
+    args = _items()
+    assert args == {"instanceId": INSTANCE, "entityName": "Customer", "$filter": None, "$select": None,
+                    "$orderby": None, "$top": 100, "$skip": 0}
+
+
+def test_values_are_converted_to_declared_types():
+    args = _items(**{"$top": "5", "$skip": "10", "$select": "CustomerId, FullName", "$orderby": "FullName desc"})
+    assert (args["$top"], args["$skip"], args["$select"]) == (5, 10, "CustomerId, FullName")
+
+
+@pytest.mark.parametrize("query, field, code", [
+    ({"$top": "abc"}, "$top", "InvalidParameterType"),
+    ({"$top": "0"}, "$top", "ParameterOutOfRange"),
+    ({"$top": "1001"}, "$top", "ParameterOutOfRange"),
+    ({"$skip": "-1"}, "$skip", "ParameterOutOfRange"),
+    ({"$select": "CustomerId;drop"}, "$select", "InvalidParameter"),
+    ({"$orderby": "FullName sideways"}, "$orderby", "InvalidParameter"),
+    ({"$filter": "CustomerId eq 'a'\n"}, "$filter", "InvalidParameter"),
+    ({"$filter": "x" * 2049}, "$filter", "InvalidParameter"),
+])
+def test_bad_query_values_are_400s_naming_the_field(query, field, code):
+    error = _error(lambda: _items(**query))
+    assert (error.status, error.field, error.code) == (400, field, code)
+    assert error.to_json()["field"] == field
+
+
+def test_path_values_are_checked_too():
+    error = _error(lambda: parse_inputs(action("GetEntities"), RawRequest(route_params={"instanceId": "nope"})))
+    assert (error.status, error.field) == (400, "instanceId")
+
+
+def test_missing_required_parameter():
+    error = _error(lambda: parse_inputs(action("SearchCustomerProfiles"),
+                                        RawRequest(route_params={"instanceId": INSTANCE})))
+    assert (error.code, error.field) == ("MissingParameter", "searchTerm")
+
+
+def test_enum_values_match_case_insensitively_and_normalize():
+    args = parse_inputs(action("StartRefresh"), RawRequest(route_params={"instanceId": INSTANCE},
+                                                           query={"scope": "DATASOURCE", "forceRun": "False"}))
+    assert (args["scope"], args["forceRun"]) == ("dataSource", False)
+    error = _error(lambda: parse_inputs(action("StartRefresh"), RawRequest(
+        route_params={"instanceId": INSTANCE}, query={"scope": "everything"})))
+    assert (error.code, error.field) == ("InvalidParameter", "scope")
+
+
+def test_boolean_must_be_true_or_false():
+    error = _error(lambda: parse_inputs(action("StartRefresh"), RawRequest(
+        route_params={"instanceId": INSTANCE}, query={"scope": "full", "forceRun": "yes"})))
+    assert (error.code, error.field) == ("InvalidParameterType", "forceRun")
+
+
+def test_final_dollar_does_not_accept_a_trailing_newline():
+    error = _error(lambda: parse_inputs(action("GetEntities"), RawRequest(route_params={"instanceId": INSTANCE + "\n"})))
+    assert error.field == "instanceId"
+
+
+def _create(body: bytes, content_type: str = "application/json"):
+    return parse_inputs(action("CreateItem"), RawRequest(
+        route_params={"instanceId": INSTANCE, "entityName": "Customer"}, body=body, content_type=content_type))
+
+
+def test_body_is_parsed_and_validated():
+    assert _create(b'{"CustomerId": "c1"}', "application/json; charset=utf-8")["item"] == {"CustomerId": "c1"}
+
+
+@pytest.mark.parametrize("body, content_type, code", [
+    (b"", "application/json", "MissingBody"),
+    (b'{"a": 1}', "text/plain", "UnsupportedContentType"),
+    (b"{not json", "application/json", "InvalidJson"),
+    (b"[1, 2]", "application/json", "InvalidBody"),
+    (b"{}", "application/json", "InvalidBody"),
+])
+def test_bad_bodies_are_400s(body, content_type, code):
+    error = _error(lambda: _create(body, content_type))
+    assert (error.status, error.code) == (400, code)
+    assert error.field.startswith("item")
