@@ -1,7 +1,8 @@
 """Regenerate the committed connector files (dev only): ``python -m dev.connector [--check] [--host H]``.
 
-Without ``--host`` the files carry the placeholder host (what is committed); with it, files for a
-real function app, e.g. ``--host myapp.azurewebsites.net --out /tmp/connector`` before ``paconn create``.
+The committed files in ``connector/`` carry a placeholder host; ``--host`` with ``--out`` writes
+files for a real function app, e.g. ``--host myapp.azurewebsites.net --out build/connector``
+before ``paconn create``. ``--check`` compares ``connector/`` with the code and exits 1 on drift.
 """
 from __future__ import annotations
 
@@ -25,14 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` compare) the generated files; exit status 1 on drift."""
     parser = argparse.ArgumentParser(prog="python -m dev.connector", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report files that differ from the code")
-    parser.add_argument("--host", default=metadata.DEFAULT_HOST, help="function app host name")
+    parser.add_argument("--host", default=metadata.DEFAULT_HOST, help="function app host name (with --out)")
     parser.add_argument("--out", type=Path, default=CONNECTOR_DIR, help="folder to write into")
     args = parser.parse_args(argv)
     if args.check:
-        stale = drifted(args.out, args.host)
+        stale = drifted(args.out)
         print("connector files up to date" if not stale else f"out of date: {', '.join(stale)}"
               " (run python -m dev.connector)")
         return 1 if stale else 0
+    if args.host != metadata.DEFAULT_HOST and args.out.resolve() == CONNECTOR_DIR:
+        parser.error("connector/ keeps the placeholder host; write a real host's files elsewhere with --out")
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in generate(args.host).items():
         (args.out / name).write_text(text, encoding="utf-8")

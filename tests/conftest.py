@@ -1,2 +1,3 @@
-"""Shared fixtures: real Azurite, the CI simulator over HTTPS and the local Functions host."""
-pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.simulator", "tests.fixtures.funchost"]
+"""Shared fixtures: real Azurite, the CI simulator over HTTPS, the local Functions host, the app."""
+pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.simulator", "tests.fixtures.funchost",
+                  "tests.fixtures.app"]

@@ -10,26 +10,26 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
+from schemathesis.generation.overrides import for_operation
 
-from ciconnector.connector import definition_for_url
+from ciconnector.connector import build_definition, definition_for_url
 from dev.cisim import SAMPLE_INSTANCE_ID
 
 SEED = 20241125
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 20
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_schema_conformance", "response_headers_conformance")
+          "response_schema_conformance", "response_headers_conformance", "ignored_auth")
 
 
 @pytest.fixture(scope="module")
-def fuzz_host(funchost_factory, azurite, ci_simulator):
-    """The app on the local host against the simulator (reset once: fuzzing may add rows and jobs)."""
+def fuzz_host(app_host, ci_simulator):
+    """The app on the local host against the simulator, reset before and after (fuzzing adds rows and jobs)."""
     ci_simulator.control.reset()
-    started = funchost_factory.start(env={"AzureWebJobsStorage": azurite.connection_string,
-                                          "POLL_SCHEDULE": "0 0 0 1 1 *", **ci_simulator.settings_env()})
-    yield started
-    started.stop()
+    yield app_host
     ci_simulator.control.reset()
 
 
@@ -41,8 +41,6 @@ def connector_schema(fuzz_host):
         "seed": SEED,
         "base-url": fuzz_host.base_url + definition["basePath"],
         "headers": {"x-functions-key": fuzz_host.function_key},
-        "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "deterministic": True},
-        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
         "parameters": {"path.instanceId": SAMPLE_INSTANCE_ID, "body.callbackUrl": "https://127.0.0.1:9/callback"},
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
         "request-timeout": 30,
@@ -50,11 +48,20 @@ def connector_schema(fuzz_host):
     return schemathesis.openapi.from_dict(definition, config=config)
 
 
-schema = schemathesis.pytest.from_fixture("connector_schema")
+OPERATIONS = [(path, method) for path, item in build_definition()["paths"].items()
+              for method in item if method in ("get", "post", "patch", "delete")]
 
 
-@schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
-def test_connector_operations_conform(case):
-    case.call_and_validate()
+@pytest.mark.parametrize("path, method", OPERATIONS, ids=[f"{m.upper()} {p}" for p, m in OPERATIONS])
+def test_operation_conforms(connector_schema, path, method):
+    operation = connector_schema[path][method]
+    pinned = for_operation(connector_schema.config, operation=operation).as_strategy_kwargs()
+    cases = st.one_of(*(operation.as_strategy(mode, **pinned) for mode in GenerationMode))
+
+    @given(case=cases)
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    def run(case):
+        case.call_and_validate()
+
+    run()

@@ -7,7 +7,7 @@ from .lookups import entity_name
 from .model import Action
 from .params import ENTITY, INSTANCE
 from .runner import Call
-from .schemas import compact, listing, obj, prop, timestamp
+from .schemas import compact, listing, obj, prop
 
 
 def _text(data: dict, key: str) -> str | None:

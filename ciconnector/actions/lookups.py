@@ -5,6 +5,8 @@ Each answers ``{"value": [...]}`` with a value field and a display title per ite
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from .model import Action, Param
 from .params import INSTANCE
 from .runner import Call, allowed_instance
@@ -47,12 +49,13 @@ def _entities(call: Call) -> dict:
     return {"value": items}
 
 
-def _lookup(operation_id: str, route: str, noun: str, handler, item: dict, params=(INSTANCE,)) -> Action:
+def _lookup(operation_id: str, route: str, noun: str, handler: Callable[[Call], dict], item: dict,
+            params: tuple[Param, ...] = (INSTANCE,)) -> Action:
     return Action(
         operation_id=operation_id, method="GET", route=route,
         summary=f"List {noun} for a dropdown",
         description=f"Lists the {noun} of Customer Insights with a value and a title each, to fill a dropdown.",
-        params=tuple(params), response=listing(item, noun.title(), f"The {noun}."),
+        params=params, response=listing(item, noun.title(), f"The {noun}."),
         handler=handler, visibility="internal")
 
 

@@ -95,8 +95,9 @@ class Deliverer:
         delay = self._schedule.delay_after(record.attempts + 1, answer.retry_after)
         if delay is None:
             return self._dead_letter(message, record, f"retries exhausted; last error: {error}", answer.status_code)
+        if self._deliveries.settle(record, status=RETRYING, status_code=answer.status_code, error=error) is None:
+            return DeliveryOutcome("duplicate")
         self._queues.send(DELIVERY_QUEUE, message.to_json(), delay_seconds=delay)
-        self._deliveries.settle(record, status=RETRYING, status_code=answer.status_code, error=error)
         logger.info("delivery of event %s to subscription %s failed (%s); attempt %d in %.0fs",
                     message.event_id, message.subscription_id, error, record.attempts + 2, delay)
         return DeliveryOutcome(RETRYING, answer.status_code, delay)

@@ -84,21 +84,19 @@ class DeliveryStore:
         return self._write(replace(current, status=SENDING, updated_at=datetime.now(timezone.utc)))
 
     def settle(self, record: DeliveryRecord, *, status: str, status_code: int | None = None,
-               error: str | None = None) -> DeliveryRecord:
-        """Record the outcome of one attempt (``attempts`` grows by one)."""
-        updated = replace(record, status=status, attempts=record.attempts + 1, last_status_code=status_code,
-                          last_error=error, updated_at=datetime.now(timezone.utc))
-        return self._write(updated, strict=False) or updated
+               error: str | None = None) -> DeliveryRecord | None:
+        """Record the outcome of one attempt (``attempts`` grows by one); None if another worker took over."""
+        return self._write(replace(record, status=status, attempts=record.attempts + 1, last_status_code=status_code,
+                                   last_error=error, updated_at=datetime.now(timezone.utc)))
 
     def reset(self, subscription_id: str, event_id: str) -> None:
         """Forget a delivery so it can be sent again (replay of a dead letter)."""
         self._table.delete_entity(subscription_id, event_id)
 
-    def _write(self, record: DeliveryRecord, *, strict: bool = True) -> DeliveryRecord | None:
+    def _write(self, record: DeliveryRecord) -> DeliveryRecord | None:
         try:
-            metadata = self._table.update_entity(
-                record.to_entity(), mode=UpdateMode.REPLACE, etag=record.etag,
-                match_condition=MatchConditions.IfNotModified if strict else MatchConditions.Unconditionally)
+            metadata = self._table.update_entity(record.to_entity(), mode=UpdateMode.REPLACE, etag=record.etag,
+                                                 match_condition=MatchConditions.IfNotModified)
         except (ResourceModifiedError, ResourceNotFoundError):
             return None
         return replace(record, etag=metadata.get("etag"))

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 DEFAULT_SCOPE = "https://api.ci.ai.microsoft.com/.default"
 DEFAULT_TOKEN_LIFETIME = 3600
+_EXPIRED_MEMORY = 3600  # expired tokens are remembered this long so a 401 can say "expired"
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,13 @@ class TokenStore:
 
     def issue(self, claims: dict[str, Any]) -> tuple[str, int]:
         """A new token carrying ``claims`` plus iat/nbf/exp; returns (token, expires_in)."""
-        now = int(time.time())
-        lifetime = self.lifetime
-        body = {**claims, "iat": now, "nbf": now, "exp": now + lifetime, "uti": secrets.token_urlsafe(16)}
+        issued, lifetime = time.time(), self.lifetime
+        body = {**claims, "iat": int(issued), "nbf": int(issued), "exp": int(issued) + lifetime,
+                "uti": secrets.token_urlsafe(16)}
         token = f"{_b64({'typ': 'JWT', 'alg': 'none'})}.{_b64(body)}.{secrets.token_urlsafe(16)}"
         with self._lock:
-            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-            self._tokens[token] = now + lifetime
+            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > issued - _EXPIRED_MEMORY}
+            self._tokens[token] = issued + lifetime
         return token, lifetime
 
     def check(self, token: str) -> str | None:

@@ -194,7 +194,7 @@ def _sample_segments(inst: Instance, customers: list[dict[str, Any]], spend: dic
 
 
 def _days_ago(now: datetime, days: int) -> datetime:
-    """02:00 (relative) on one of the previous days: the daily scheduled evaluations."""
+    """When the daily evaluation ``days`` days back ran (2 h later in the day than ``now``)."""
     return now - timedelta(days=days, hours=-2)
 
 
