@@ -232,13 +232,14 @@ def test_add_instances(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     (lambda c: c.advance_job("8c5b8a3e-0d2f-4f4c-9f61-0b1f1c0e8a11"), 404),
     (lambda c: c.add_fault("x"), 400),
     (lambda c: c.add_fault("(", 500), 400),
+    (lambda c: c.add_fault("x", 599), 400),
     (lambda c: c.set_token_lifetime(0), 400),
     (lambda c: c.add_instance("X", instance_id="not-a-uuid"), 400),
     (lambda c: c._call("PUT", "/odata/next-link", {"enabled": True, "bogus": 1}), 400),
     (lambda c: c._call("GET", "/nope"), 404),
 ], ids=["dup-source", "bad-name", "bad-kind", "delete-unknown", "refresh-unknown", "count-unknown",
         "negative-count", "segment-name-taken", "measure-unknown", "bad-run", "job-unknown", "fault-no-effect",
-        "fault-bad-regex", "zero-lifetime", "bad-instance-id", "unknown-field", "unknown-route"])
+        "fault-bad-regex", "fault-bad-status", "zero-lifetime", "bad-instance-id", "unknown-field", "unknown-route"])
 def test_control_validation(ci_sim: CISimulator, call: Any, status: int) -> None:
     with pytest.raises(SimulatorControlError) as err:
         call(ci_sim.control)

@@ -14,32 +14,11 @@ import uuid
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
-
 from ciconnector.customer_insights import CustomerInsightsClient
 from ciconnector.settings import Settings
-from ciconnector.storage import tables as table_names
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
 
-APP_TABLES = (table_names.SUBSCRIPTIONS, table_names.WATCH_STATE, table_names.DELIVERIES, table_names.DEAD_LETTERS)
-
-
-@pytest.fixture(autouse=True)
-def clean_state(app_host: Any, app_env: dict[str, str], ci_sim: Any) -> None:
-    """Each test starts with no subscriptions, watch state, deliveries or queued messages."""
-    connection = app_env["AzureWebJobsStorage"]
-    service = TableServiceClient.from_connection_string(connection)
-    for name in APP_TABLES:
-        table = service.get_table_client(name)
-        try:
-            for entity in table.list_entities(select=["PartitionKey", "RowKey"]):
-                table.delete_entity(entity["PartitionKey"], entity["RowKey"])
-        except Exception:  # the table does not exist yet
-            pass
-    queues = QueueServiceClient.from_connection_string(connection)
-    for queue in queues.list_queues():
-        queues.get_queue_client(queue.name).clear_messages()
+pytestmark = pytest.mark.usefixtures("clean_app_state")
 
 
 def flow() -> str:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 import threading
+from http import HTTPStatus
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import ControlError
 
+_KNOWN_STATUSES = {s.value for s in HTTPStatus}
 RULE_KEYS = ("method", "path_regex", "status", "retry_after", "delay_seconds", "malformed_json", "times")
 
 
@@ -59,8 +61,8 @@ class FaultInjector:
             raise ControlError(400, "path_regex (string) is required.")
         status, times = spec.get("status"), spec.get("times", 1)
         delay, retry_after = spec.get("delay_seconds") or 0, spec.get("retry_after")
-        if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
-            raise ControlError(400, "status must be an HTTP status code.")
+        if status is not None and (not isinstance(status, int) or status not in _KNOWN_STATUSES):
+            raise ControlError(400, "status must be a standard HTTP status code.")
         if not isinstance(times, int) or times < 1:
             raise ControlError(400, "times must be a positive integer.")
         if not isinstance(delay, (int, float)) or delay < 0:
