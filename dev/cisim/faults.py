@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 import threading
-from http import HTTPStatus
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Mapping
 
 from .errors import ControlError

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import trustme
 
@@ -38,7 +38,8 @@ class Notification:
 class CallbackReceiver:
     """HTTPS server on 127.0.0.1 with its own CA (``ca_path``)."""
 
-    def __init__(self, state_dir: str | Path, port: int = 0):
+    def __init__(self, state_dir: str | Path, port: int = 0,
+                 on_notification: Callable[[Notification], None] | None = None):
         self._state_dir = Path(state_dir)
         self._state_dir.mkdir(parents=True, exist_ok=True)
         ca = trustme.CA()
@@ -51,6 +52,7 @@ class CallbackReceiver:
         self._received: dict[str, list[Notification]] = defaultdict(list)
         self._scripts: dict[str, list[int]] = defaultdict(list)
         self.default_status = 202
+        self._on_notification = on_notification
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,9 +99,12 @@ class CallbackReceiver:
                 body: Any = json.loads(raw)
             except ValueError:
                 body = raw.decode("utf-8", "replace")
-            self._received[flow].append(Notification(flow, headers, body, status, time.monotonic()))
+            note = Notification(flow, headers, body, status, time.monotonic())
+            self._received[flow].append(note)
             self._lock.notify_all()
-            return status
+        if self._on_notification is not None:
+            self._on_notification(note)
+        return status
 
     def received(self, flow: str) -> list[Notification]:
         """Every POST for ``flow`` so far (accepted or not)."""

@@ -1,0 +1,94 @@
+"""``make run``: Azurite + CI simulator + callback receiver + local Functions host, until Ctrl-C.
+
+Ports: Azurite 10000-10002, simulator 8443, receiver 8444, Functions host 7071. The simulator's
+CA and the receiver's CA live under ``.dev/``. Timers run on their schedule (a poll every minute).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from dev.azurite import Azurite
+from dev.cisim import SAMPLE_INSTANCE_ID, CISimulator
+from dev.receiver import CallbackReceiver, Notification
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".dev"
+HOST_PORT, SIMULATOR_PORT, RECEIVER_PORT = 7071, 8443, 8444
+
+
+def _print_notification(note: Notification) -> None:
+    body = note.body if isinstance(note.body, dict) else {}
+    print(f"[receiver] {note.flow}: {body.get('trigger')} {body.get('subjectName') or body.get('jobId') or ''} "
+          f"outcome={body.get('outcome') or body.get('crossing')} test={body.get('isTest')} -> {note.status}",
+          flush=True)
+
+
+def _start_host(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict]:
+    process = subprocess.Popen([sys.executable, "-m", "dev.funchost", "--root", str(ROOT), "--port", str(HOST_PORT)],
+                               cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") == "funchost.ready":
+            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+            return process, record
+    raise SystemExit(f"the local Functions host exited with {process.wait()}")
+
+
+def main() -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Azurite(default_ports=True) as azurite, \
+            CISimulator(port=SIMULATOR_PORT, state_dir=STATE / "cisim") as simulator, \
+            CallbackReceiver(STATE / "receiver", port=RECEIVER_PORT, on_notification=_print_notification) as receiver:
+        env = {"AzureWebJobsStorage": azurite.connection_string, **simulator.settings_env(),
+               "CALLBACK_ALLOWED_HOSTS": receiver.host, "CALLBACK_CA_BUNDLE": receiver.ca_path}
+        host, ready = _start_host(env)
+        base, key = ready["base_url"], ready["function_key"]
+        instance = SAMPLE_INSTANCE_ID
+        print(f"""
+Customer Insights connector backend is running.
+  Functions host     {base}/api      function key: {key}
+  master key         {ready['master_key']}
+  CI simulator       {simulator.base_url}   (control API: {simulator.origin}/_control)
+  callback receiver  https://{receiver.host}   (notifications are printed here)
+  Azurite            blob/queue/table on 127.0.0.1:10000-10002 (UseDevelopmentStorage=true)
+  sample instance    {instance}
+
+Try:
+  curl -s {base}/api/health
+  curl -s -H "x-functions-key: {key}" {base}/api/instances/{instance}/segments
+  curl -s -X POST -H "x-functions-key: {key}" -H "Content-Type: application/json" \\
+       -d '{{"callbackUrl": "{receiver.callback_url('demo')}"}}' \\
+       {base}/api/instances/{instance}/triggers/dataSourceRefreshFailed/subscriptions
+  curl -s --cacert {simulator.ca_path} -X POST {simulator.origin}/_control/instances/{instance}/datasources/Loyalty/refresh \\
+       -H "Content-Type: application/json" -d '{{"outcome": "fail"}}'
+  (the next poll, within a minute, posts the failure to the receiver)
+
+Ctrl-C stops everything.""", flush=True)
+        while not stop.wait(0.5):
+            if host.poll() is not None:
+                print(f"the local Functions host exited with {host.returncode}", file=sys.stderr)
+                return 1
+        host.send_signal(signal.SIGTERM)
+        try:
+            host.wait(30)
+        except subprocess.TimeoutExpired:
+            host.kill()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
