@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -26,7 +27,8 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 DEFAULT_PORTS = {"blob": 10000, "queue": 10001, "table": 10002}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at https?://[^:/\s]+:(\d+)")
+_LISTENING = re.compile(
+    r"Azurite (Blob|Queue|Table) service is successfully listening at https?://[^:/\s]+:(\d+)")
 
 
 class AzuriteError(RuntimeError):
@@ -150,10 +152,8 @@ class Azurite:
 
     def _kill_group(self, sig: int = signal.SIGKILL) -> None:
         if self._proc is not None and self._proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def stop(self) -> None:
         """Stop Azurite (SIGTERM to its process group, SIGKILL after 5 s)."""

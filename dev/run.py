@@ -5,16 +5,14 @@ CA and the receiver's CA live under ``.dev/``. Timers run on their schedule (a p
 """
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from dev.azurite import Azurite
 from dev.cisim import SAMPLE_INSTANCE_ID, CISimulator
+from dev.funchost.process import start_host_process, stop_host_process
 from dev.receiver import CallbackReceiver, Notification
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,22 +27,6 @@ def _print_notification(note: Notification) -> None:
           flush=True)
 
 
-def _start_host(env: dict[str, str]) -> tuple[subprocess.Popen[str], dict]:
-    process = subprocess.Popen([sys.executable, "-m", "dev.funchost", "--root", str(ROOT), "--port", str(HOST_PORT)],
-                               cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-                               stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("event") == "funchost.ready":
-            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
-            return process, record
-    raise SystemExit(f"the local Functions host exited with {process.wait()}")
-
-
 def main() -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -54,7 +36,7 @@ def main() -> int:
             CallbackReceiver(STATE / "receiver", port=RECEIVER_PORT, on_notification=_print_notification) as receiver:
         env = {"AzureWebJobsStorage": azurite.connection_string, **simulator.settings_env(),
                "CALLBACK_ALLOWED_HOSTS": receiver.host, "CALLBACK_CA_BUNDLE": receiver.ca_path}
-        host, ready = _start_host(env)
+        host, ready = start_host_process(ROOT, env, port=HOST_PORT)
         base, key = ready["base_url"], ready["function_key"]
         instance = SAMPLE_INSTANCE_ID
         print(f"""
@@ -81,11 +63,7 @@ Ctrl-C stops everything.""", flush=True)
             if host.poll() is not None:
                 print(f"the local Functions host exited with {host.returncode}", file=sys.stderr)
                 return 1
-        host.send_signal(signal.SIGTERM)
-        try:
-            host.wait(30)
-        except subprocess.TimeoutExpired:
-            host.kill()
+        stop_host_process(host)
     print("stopped", flush=True)
     return 0
 

@@ -178,8 +178,9 @@ def test_start_refresh(api, ci_sim):
     assert started["scope"] == "dataSource" and started["operationType"] == "ingestion"
     jobs = _ok(api("GET", f"{BASE}/reports/jobs"))["items"]
     assert started["jobId"] in [j["id"] for j in jobs]
-    full = _ok(api("POST", f"{BASE}/refreshes", params={"scope": "full"}))
-    assert full["operationType"] == "all"
+    for scope, operation_type in (("full", "all"), ("segments", "segmentation"), ("measures", "measures")):
+        job = _ok(api("POST", f"{BASE}/refreshes", params={"scope": scope, "forceRun": "false"}))
+        assert (job["scope"], job["operationType"]) == (scope, operation_type) and job["jobStatus"]
     _error(api("POST", f"{BASE}/refreshes", params={"scope": "dataSource"}), 400, "MissingParameter", "dataSourceId")
     _error(api("POST", f"{BASE}/refreshes", params={"scope": "segments", "dataSourceId": loyalty["dataSourceId"]}),
            400, "InvalidParameter", "dataSourceId")

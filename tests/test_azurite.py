@@ -19,7 +19,8 @@ def test_default_port_connection_string_matches_development_storage() -> None:
         assert f"{service.capitalize()}Endpoint=http://127.0.0.1:{port}/devstoreaccount1;" in text
     command = Azurite(default_ports=True).command()
     assert command[command.index("--queuePort") + 1] == "10001"
-    assert {"--silent", "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck"} <= set(command)
+    flags = {"--silent", "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck"}
+    assert flags <= set(command)
 
 
 def test_session_azurite_serves_queues_and_tables(azurite: Any) -> None:
@@ -43,4 +44,4 @@ def test_private_instance_uses_free_ports_and_stops() -> None:
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", ports["queue"]), timeout=1).close()
     with pytest.raises(AzuriteError):
-        instance.connection_string
+        _ = instance.connection_string

@@ -31,7 +31,8 @@ def test_readiness_line_lists_functions_and_keys(host: FuncHostProcess) -> None:
     assert host.function_key and host.master_key and host.function_key != host.master_key
     functions = {f["name"]: f for f in host.info["functions"]}
     assert functions["item"] == {"name": "item", "trigger": "httpTrigger", "disabled": False,
-                                 "route": "items/{id:int}", "methods": ["GET", "POST"], "authLevel": "function"}
+                                 "route": "items/{id:int}", "methods": ["GET", "POST"],
+                                 "authLevel": "function"}
     assert functions["tick"]["schedule"] == "%SAMPLE_SCHEDULE%"
     assert functions["work"]["queue"] == "%SAMPLE_IN_QUEUE%"
 
@@ -133,12 +134,13 @@ def test_invocations_are_logged_with_name_duration_and_path_only(host: FuncHostP
 
 
 def test_admin_invoke_rules(host: FuncHostProcess) -> None:
-    assert host.request("POST", "/admin/functions/tick", key=None, json={"input": ""}).status_code == 401
-    assert host.request("POST", "/admin/functions/tick", key="function", json={"input": ""}).status_code == 401
+    empty = {"input": ""}
+    assert host.request("POST", "/admin/functions/tick", key=None, json=empty).status_code == 401
+    assert host.request("POST", "/admin/functions/tick", key="function", json=empty).status_code == 401
     assert host.request("POST", "/admin/functions/tick", key="master").status_code == 400
-    assert host.request("POST", "/admin/functions/nope", key="master", json={"input": ""}).status_code == 404
-    assert host.request("POST", "/admin/functions/hello", key="master", json={"input": ""}).status_code == 400
-    response = host.request("POST", "/admin/functions/tick", key="master", json={"input": ""})
+    assert host.request("POST", "/admin/functions/nope", key="master", json=empty).status_code == 404
+    assert host.request("POST", "/admin/functions/hello", key="master", json=empty).status_code == 400
+    response = host.request("POST", "/admin/functions/tick", key="master", json=empty)
     assert (response.status_code, response.content) == (202, b"")
 
 
@@ -175,9 +177,9 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(funchost_factory: FuncH
 
 
 def test_fixed_keys_come_from_settings(funchost_factory: FuncHostFactory, env: dict[str, str]) -> None:
-    host = funchost_factory.start(root=SAMPLE_ROOT, app=SAMPLE_APP,
-                                  env={**env, "FUNCHOST_FUNCTION_KEY": "fk-test", "FUNCHOST_MASTER_KEY": "mk-test",
-                                       "AzureWebJobs.hello.Disabled": "true"})
+    settings = {"FUNCHOST_FUNCTION_KEY": "fk-test", "FUNCHOST_MASTER_KEY": "mk-test",
+                "AzureWebJobs.hello.Disabled": "true"}
+    host = funchost_factory.start(root=SAMPLE_ROOT, app=SAMPLE_APP, env={**env, **settings})
     try:
         assert (host.function_key, host.master_key) == ("fk-test", "mk-test")
         assert host.request("GET", "/api/items/3", key="fk-test").status_code == 200

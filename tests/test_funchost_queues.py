@@ -11,8 +11,8 @@ from typing import Any, Iterator
 import pytest
 from azure.storage.queue import QueueClient
 
-from tests.apps.sample_support import (SAMPLE_APP, SAMPLE_ROOT, drain, peek, queue_client, records, sample_env,
-                                       wait_for)
+from tests.apps.sample_support import (SAMPLE_APP, SAMPLE_ROOT, drain, peek, queue_client, records,
+                                       sample_env, wait_for)
 from tests.fixtures.funchost import FuncHostFactory, FuncHostProcess
 
 MAX_DEQUEUE_COUNT = 3  # tests/apps/sample/host.json
@@ -137,6 +137,18 @@ def test_admin_endpoint_runs_a_queue_function(host: FuncHostProcess, outputs: Ou
     assert response.status_code == 202 and response.json()["status"] == "Succeeded"
     assert [a["dequeue_count"] for a in _attempts(state, job["id"])] == [0]
     assert outputs.wait(job["id"], 1)[0]["dequeue_count"] == 0
+
+
+def test_deleted_queues_are_tolerated(host: FuncHostProcess, inbox: QueueClient, outputs: Outputs,
+                                      state: Path) -> None:
+    outputs.client.delete_queue()  # the host re-creates an output queue when a put finds it missing
+    inbox.delete_queue()  # a listener treats a missing trigger queue as empty
+    time.sleep(1.0)
+    inbox.create_queue()
+    job = _job()
+    inbox.send_message(json.dumps(job))
+    assert outputs.wait(job["id"], 1)[0]["dequeue_count"] == 1
+    assert "Polling queue" not in host.logs()
 
 
 def test_batches_run_concurrently_up_to_batch_size_plus_threshold(

@@ -9,7 +9,6 @@ from typing import Any, Iterator
 
 import pytest
 
-from dev.funchost import FunctionHost, HostError
 from tests.apps.sample_support import SAMPLE_APP, SAMPLE_ROOT, records, sample_env, wait_for
 from tests.fixtures.funchost import FuncHostError, FuncHostFactory, FuncHostProcess
 
@@ -24,8 +23,8 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def host(funchost_factory: FuncHostFactory, azurite: Any, state: Path) -> Iterator[FuncHostProcess]:
     """Timers off: nothing runs unless fired through the admin API."""
-    host = funchost_factory.start(root=SAMPLE_ROOT, app=SAMPLE_APP, timers=False,
-                                  env=sample_env(azurite.connection_string, state, SAMPLE_SCHEDULE=EVERY_SECOND))
+    env = sample_env(azurite.connection_string, state, SAMPLE_SCHEDULE=EVERY_SECOND)
+    host = funchost_factory.start(root=SAMPLE_ROOT, app=SAMPLE_APP, timers=False, env=env)
     yield host
     host.stop()
 
@@ -77,18 +76,9 @@ def test_timers_run_on_schedule_past_due_and_on_startup(funchost_factory: FuncHo
         assert host.stop() == 0
 
 
-def test_invalid_schedule_fails_the_start(funchost_factory: FuncHostFactory, azurite: Any, tmp_path: Path) -> None:
+def test_invalid_schedule_fails_the_start(funchost_factory: FuncHostFactory, azurite: Any,
+                                          tmp_path: Path) -> None:
+    env = sample_env(azurite.connection_string, tmp_path, SAMPLE_SCHEDULE="*/5 * * * *")
     with pytest.raises(FuncHostError, match=r"function 'tick'.*'\*/5 \* \* \* \*'.*NCRONTAB"):
-        funchost_factory.start(root=SAMPLE_ROOT, app=SAMPLE_APP,
-                               env=sample_env(azurite.connection_string, tmp_path, SAMPLE_SCHEDULE="*/5 * * * *"))
+        funchost_factory.start(root=SAMPLE_ROOT, app=SAMPLE_APP, env=env)
 
-
-def test_in_process_host_fires_timers(azurite: Any, tmp_path: Path) -> None:
-    settings = sample_env(azurite.connection_string, tmp_path)
-    with FunctionHost(SAMPLE_ROOT, app_module=SAMPLE_APP, settings=settings, run_timers=False) as host:
-        assert host.base_url.startswith("http://127.0.0.1:")
-        result = host.fire_timer("tick")
-        assert result.succeeded and result.error is None
-        assert records(tmp_path, "tick") == [{"past_due": False}]
-        with pytest.raises(HostError, match="not a timer"):
-            host.fire_timer("hello")

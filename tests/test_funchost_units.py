@@ -143,8 +143,9 @@ def _utc(*args: int) -> datetime:
 
 def test_ncrontab_has_seconds_first() -> None:
     schedule = NcrontabSchedule("0 */5 * * * *", "t")
-    assert schedule.occurrences(_utc(2024, 1, 1, 0, 0, 0), 2) == [_utc(2024, 1, 1, 0, 5), _utc(2024, 1, 1, 0, 10)]
-    assert NcrontabSchedule("*/10 * * * * *", "t").next_after(_utc(2024, 1, 1, 0, 0, 1)) == _utc(2024, 1, 1, 0, 0, 10)
+    assert schedule.occurrences(_utc(2024, 1, 1), 2) == [_utc(2024, 1, 1, 0, 5), _utc(2024, 1, 1, 0, 10)]
+    every_ten = NcrontabSchedule("*/10 * * * * *", "t")
+    assert every_ten.next_after(_utc(2024, 1, 1, 0, 0, 1)) == _utc(2024, 1, 1, 0, 0, 10)
 
 
 def test_ncrontab_day_and_weekday_must_both_match() -> None:

@@ -18,7 +18,7 @@ from ciconnector.actions.params import (DATA_SOURCE_PICKER, GUID_PATTERN, INSTAN
 from ciconnector.triggers import TriggerKind
 from ciconnector.triggers.parameters import INSTANCE_ID, Parameter
 
-from .operations import parameter, picker_extensions
+from .operations import ERROR_RESPONSES, parameter, picker_extensions
 
 CALLBACK_FIELD = "callbackUrl"
 SUBSCRIBE_ROUTE = "instances/{instanceId}/triggers/%s/subscriptions"
@@ -34,7 +34,11 @@ SUBSCRIPTION = Param("subscriptionId", "path", "string", "Subscription ID", "The
 
 _RESPONSES = {
     "400": {"description": "Invalid trigger parameters or callback URL; the JSON body names the field."},
-    "401": {"description": "The function key is missing or wrong."},
+    "401": ERROR_RESPONSES["401"],
+    "429": ERROR_RESPONSES["429"],
+    "502": ERROR_RESPONSES["502"],
+    "503": {"description": "The subscription store is unavailable; retry after the Retry-After seconds.",
+            "headers": {"Retry-After": {"type": "integer", "description": "Seconds to wait before retrying."}}},
 }
 
 
@@ -99,7 +103,7 @@ def unsubscribe_path_item() -> dict[str, Any]:
         "parameters": [parameter(INSTANCE), parameter(SUBSCRIPTION)],
         "responses": {"200": {"description": "Deleted, or there was no such subscription."},
                       "204": {"description": "Deleted, or there was no such subscription."},
-                      "401": _RESPONSES["401"]},
+                      "401": _RESPONSES["401"], "503": _RESPONSES["503"]},
     }}
 
 

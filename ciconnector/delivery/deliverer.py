@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from ..storage.deliveries import (DEAD, DELIVERED, DROPPED, RETRYING, DeadLetter, DeadLetterStore,
-                                  DeliveryRecord, DeliveryStore)
+                                  DeliveryInProgressError, DeliveryRecord, DeliveryStore)
 from ..storage.queues import DELIVERY_QUEUE, QueueSender
 from ..storage.subscriptions import SubscriptionNotFoundError, SubscriptionStore
 from .message import DeliveryMessage
@@ -32,7 +32,8 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """What handling one delivery message did: ``status`` is a delivery status or ``duplicate``."""
+    """What handling one delivery message did: ``status`` is a delivery status, ``duplicate`` (already
+    handled) or ``deferred`` (another worker is sending it; the message comes back later)."""
 
     status: str
     status_code: int | None = None
@@ -43,7 +44,8 @@ class Deliverer:
     """Handles delivery queue messages."""
 
     def __init__(self, *, subscriptions: SubscriptionStore, deliveries: DeliveryStore, dead_letters: DeadLetterStore,
-                 queues: QueueSender, sender: CallbackSender, schedule: RetrySchedule, disable_after_not_found: int):
+                 queues: QueueSender, sender: CallbackSender, schedule: RetrySchedule, disable_after_not_found: int,
+                 send_timeout: float):
         self._subscriptions = subscriptions
         self._deliveries = deliveries
         self._dead_letters = dead_letters
@@ -51,9 +53,16 @@ class Deliverer:
         self._sender = sender
         self._schedule = schedule
         self._disable_after = disable_after_not_found
+        self._stale_after = 2 * send_timeout + 5
 
     def deliver(self, message: DeliveryMessage) -> DeliveryOutcome:
-        record = self._deliveries.claim(message.subscription_id, message.event_id, message.instance_id)
+        try:
+            record = self._deliveries.claim(message.subscription_id, message.event_id, message.instance_id,
+                                            stale_after=self._stale_after)
+        except DeliveryInProgressError:
+            # a duplicate message while another worker sends: look again once that send is over or stale
+            self._queues.send(DELIVERY_QUEUE, message.to_json(), delay_seconds=self._stale_after)
+            return DeliveryOutcome("deferred", retry_in=self._stale_after)
         if record is None:
             return DeliveryOutcome("duplicate")
         try:

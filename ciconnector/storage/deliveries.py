@@ -52,6 +52,10 @@ class DeliveryRecord:
                    e.metadata.get("etag") if hasattr(e, "metadata") else None)
 
 
+class DeliveryInProgressError(RuntimeError):
+    """Another worker is sending this delivery right now."""
+
+
 class DeliveryStore:
     """Records of deliveries; the ETag-guarded claim makes one worker send a given event."""
 
@@ -69,19 +73,29 @@ class DeliveryStore:
         except ResourceNotFoundError:
             return None
 
-    def claim(self, subscription_id: str, event_id: str, instance_id: str) -> DeliveryRecord | None:
-        """Mark the delivery as being sent by this worker; None when it is final or another worker won."""
+    def claim(self, subscription_id: str, event_id: str, instance_id: str, *,
+              stale_after: float) -> DeliveryRecord | None:
+        """Mark the delivery as being sent by this worker.
+
+        Returns None when it is final (or another worker just took it); raises
+        :class:`DeliveryInProgressError` while another worker's send started less than
+        ``stale_after`` seconds ago (an older one is taken over: that worker died).
+        """
+        now = datetime.now(timezone.utc)
         current = self.get(subscription_id, event_id)
         if current is None:
-            record = DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING)
+            record = DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING, updated_at=now)
             try:
                 metadata = self._table.create_entity(record.to_entity())
             except ResourceExistsError:
-                return None
+                raise DeliveryInProgressError(event_id) from None
             return replace(record, etag=metadata.get("etag"))
         if current.is_final:
             return None
-        return self._write(replace(current, status=SENDING, updated_at=datetime.now(timezone.utc)))
+        if current.status == SENDING and current.updated_at and \
+                (now - current.updated_at).total_seconds() < stale_after:
+            raise DeliveryInProgressError(event_id)
+        return self._write(replace(current, status=SENDING, updated_at=now))
 
     def settle(self, record: DeliveryRecord, *, status: str, status_code: int | None = None,
                error: str | None = None) -> DeliveryRecord | None:

@@ -15,10 +15,14 @@ MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
 
 
 class QueueSender:
-    """Puts JSON messages on named queues, creating each queue at most once per process."""
+    """Puts JSON messages on named queues, creating each queue at most once per process.
 
-    def __init__(self, connection_string: str):
+    ``client_options`` go to the SDK clients (e.g. ``raw_response_hook`` to count transactions).
+    """
+
+    def __init__(self, connection_string: str, **client_options: Any):
         self._connection_string = connection_string
+        self._options = client_options
         self._queues: dict[str, QueueClient] = {}
         self._lock = threading.Lock()
 
@@ -28,7 +32,7 @@ class QueueSender:
             if client is None:
                 client = QueueClient.from_connection_string(
                     self._connection_string, name, message_encode_policy=TextBase64EncodePolicy(),
-                    message_decode_policy=TextBase64DecodePolicy())
+                    message_decode_policy=TextBase64DecodePolicy(), **self._options)
                 try:
                     client.create_queue()
                 except ResourceExistsError:

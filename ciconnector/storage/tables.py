@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from azure.data.tables import TableClient, TableServiceClient
 
@@ -12,10 +13,13 @@ DEAD_LETTERS = "DeadLetters"
 
 
 class TableStore:
-    """Opens tables by name, creating each one at most once per process."""
+    """Opens tables by name, creating each one at most once per process.
 
-    def __init__(self, connection_string: str):
-        self._service = TableServiceClient.from_connection_string(connection_string)
+    ``client_options`` go to the SDK client (e.g. ``raw_response_hook`` to count transactions).
+    """
+
+    def __init__(self, connection_string: str, **client_options: Any):
+        self._service = TableServiceClient.from_connection_string(connection_string, **client_options)
         self._tables: dict[str, TableClient] = {}
         self._lock = threading.Lock()
 

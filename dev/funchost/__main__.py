@@ -1,7 +1,8 @@
 """``python -m dev.funchost``: run the local Functions host until SIGINT/SIGTERM.
 
 When ready it prints one JSON line on stdout:
-``{"event": "funchost.ready", "pid": .., "base_url": .., "function_key": .., "master_key": .., "functions": [..]}``.
+``{"event": "funchost.ready", "pid": .., "base_url": .., "function_key": .., "master_key": ..,
+"functions": [..]}``.
 Logs go to stderr.
 """
 from __future__ import annotations
@@ -27,7 +28,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m dev.funchost",
                                      description="Local Azure Functions host for Python v2 apps.")
     parser.add_argument("--port", type=int, default=None,
-                        help="HTTP port (default: Host.LocalHttpPort of local settings, else 7071; 0 = free port)")
+                        help="HTTP port (default: Host.LocalHttpPort of local settings, else 7071; "
+                             "0 = a free port)")
     parser.add_argument("--app", default="function_app", help="module defining the FunctionApp")
     parser.add_argument("--root", default=".", help="app root with host.json and local settings")
     parser.add_argument("--no-timers", action="store_true", help="do not run timers on their schedule")

@@ -26,7 +26,7 @@ class Out(func.Out[Any]):
 
 
 class _TraceContext(func._abc.TraceContext):
-    trace_parent, trace_state, attributes = "", "", {}  # type: ignore[assignment]
+    trace_parent, trace_state, attributes = "", "", {}
 
 
 class _RetryContext(func._abc.RetryContext):

@@ -6,6 +6,7 @@ import inspect
 import json
 import sys
 import typing
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -100,7 +101,7 @@ def _is_out_annotation(annotation: Any) -> bool:
 
 def build_spec(function: func.Function) -> FunctionSpec:
     """A ``FunctionSpec`` from a registered function, validated like the Python worker does."""
-    name = function.get_function_name()
+    name = function.get_function_name() or function.get_user_function().__name__
     bindings = [Binding.from_json(b) for b in json.loads(function.get_function_json())["bindings"]]
     triggers = [b for b in bindings if b.is_trigger]
     if len(triggers) != 1:
@@ -139,10 +140,15 @@ def build_spec(function: func.Function) -> FunctionSpec:
                         parameters=parameters, annotations=hints)
 
 
+_INDEXED: weakref.WeakKeyDictionary[func.FunctionApp, list[func.Function]] = weakref.WeakKeyDictionary()
+
+
 def index_app(app: func.FunctionApp) -> list[FunctionSpec]:
-    """All functions of ``app``."""
-    try:
-        functions = app.get_functions()
-    except ValueError as exc:
-        raise HostError(str(exc)) from exc
+    """All functions of ``app`` (indexed once per app object: ``get_functions`` fails when repeated)."""
+    functions = _INDEXED.get(app)
+    if functions is None:
+        try:
+            functions = _INDEXED[app] = app.get_functions()
+        except ValueError as exc:
+            raise HostError(str(exc)) from exc
     return [build_spec(function) for function in functions]

@@ -182,7 +182,8 @@ class FunctionHost:
         result = []
         for spec in self.specs:
             data = spec.trigger.data
-            entry: dict[str, Any] = {"name": spec.name, "trigger": spec.trigger_type, "disabled": spec.disabled}
+            entry: dict[str, Any] = {"name": spec.name, "trigger": spec.trigger_type,
+                                     "disabled": spec.disabled}
             if spec.trigger_type == HTTP_TRIGGER:
                 entry.update(route=data.get("route") or spec.name, methods=data.get("methods"),
                              authLevel=str(data.get("authLevel", "function")).lower())

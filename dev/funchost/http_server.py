@@ -14,6 +14,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
 from .bindings import http_result
+from .errors import HostError
 from .functions import HTTP_TRIGGER, FunctionSpec
 from .hostconfig import HostConfig
 from .invocation import InvocationResult, Invoker
@@ -36,6 +37,8 @@ def build_router(specs: Iterable[FunctionSpec], config: HostConfig) -> Router[Fu
         if spec.trigger_type != HTTP_TRIGGER:
             continue
         template = RouteTemplate(str(spec.trigger.data.get("route") or spec.name))
+        if not config.route_prefix and template.template.lower().split("/")[0] == "admin":
+            raise HostError(f"function '{spec.name}': the route conflicts with the built-in admin routes")
         methods = spec.trigger.data.get("methods")
         routes.append(Route(template, frozenset(str(m).upper() for m in methods) if methods else None, spec))
     return Router(routes)
@@ -205,8 +208,11 @@ class HttpServer:
 
     def __init__(self, app: FunctionsApp, port: int) -> None:
         self.app = app
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True,
-                                                   request_handler=_QuietHandler)
+        try:
+            self._server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True,
+                                                       request_handler=_QuietHandler)
+        except OSError as exc:
+            raise HostError(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
         self._thread = threading.Thread(target=self._server.serve_forever, name="funchost-http", daemon=True)
 
     @property

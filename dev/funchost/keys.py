@@ -5,7 +5,7 @@ import enum
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Protocol
 
 FUNCTION_KEY_SETTING = "FUNCHOST_FUNCTION_KEY"
 MASTER_KEY_SETTING = "FUNCHOST_MASTER_KEY"
@@ -56,6 +56,10 @@ class Keys:
         return AuthLevel.ANONYMOUS
 
 
-def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+class _Lookup(Protocol):
+    def get(self, key: str, /) -> str | None: ...
+
+
+def presented_key(headers: _Lookup, query: _Lookup) -> str | None:
     """The key of a request: the ``x-functions-key`` header, else the ``code`` query parameter."""
     return headers.get(KEY_HEADER) or query.get(KEY_QUERY) or None

@@ -7,10 +7,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueMessage as StoredMessage
 
 from .bindings import queue_argument
+from .errors import HostError
 from .functions import FunctionSpec
 from .hostconfig import QueueOptions
 from .invocation import InvocationResult
@@ -54,7 +56,7 @@ class _Lease:
                 log.warning("Could not renew the visibility of a message on '%s'", self.listener.queue)
             self._schedule()
 
-    def release(self) -> str:
+    def release(self) -> str | None:
         """Stop renewing; the current pop receipt."""
         with self._lock:
             if self._timer is not None:
@@ -66,7 +68,8 @@ class _Lease:
 class QueueListener:
     """Polls one queue for one function."""
 
-    def __init__(self, spec: FunctionSpec, store: QueueStore, options: QueueOptions, run: QueueRunner) -> None:
+    def __init__(self, spec: FunctionSpec, store: QueueStore, options: QueueOptions,
+                 run: QueueRunner) -> None:
         what = f"function '{spec.name}' queue trigger"
         self.spec = spec
         self.store = store
@@ -76,9 +79,13 @@ class QueueListener:
         self.connection = connection_string(spec.trigger.data.get("connection"))
         poison = self.queue + POISON_SUFFIX
         self.poison_queue = None if self.queue.endswith(POISON_SUFFIX) or len(poison) > 63 else poison
-        self.client = store.client(self.connection, self.queue)
-        self._limit = options.batch_size + options.new_batch_threshold
-        self._executor = ThreadPoolExecutor(max_workers=self._limit, thread_name_prefix=f"funchost-q-{spec.name}")
+        try:
+            self.client = store.client(self.connection, self.queue)
+        except AzureError as exc:
+            raise HostError(f"{what}: cannot reach queue '{self.queue}': {exc}") from exc
+        # a new batch is fetched once no more than newBatchThreshold messages are in flight
+        self._executor = ThreadPoolExecutor(max_workers=options.batch_size + options.new_batch_threshold,
+                                            thread_name_prefix=f"funchost-q-{spec.name}")
         self._inflight = 0
         self._changed = threading.Condition()
         self._stop = threading.Event()
@@ -110,10 +117,12 @@ class QueueListener:
             delay = min(self.options.max_polling_interval, delay * 2)
 
     def _receive(self) -> list[StoredMessage]:
-        count = min(self.options.batch_size, self._limit - self._inflight)
+        count = self.options.batch_size
         try:
             return list(self.client.receive_messages(messages_per_page=count, max_messages=count,
                                                      visibility_timeout=INITIAL_VISIBILITY))
+        except ResourceNotFoundError:  # the queue was deleted: nothing to do until it exists again
+            return []
         except Exception as exc:
             log.warning("Polling queue '%s' failed: %s", self.queue, exc)
             return []
@@ -124,10 +133,9 @@ class QueueListener:
             try:
                 body = self.store.decode(message.content)
             except ValueError:
-                lease.release()
                 log.warning("Message %s on '%s' cannot be decoded as %s", message.id, self.queue,
                             self.store.encoding)
-                self._to_poison(message, lease.pop_receipt)
+                self._to_poison(message, lease.release())
                 return
             trigger_message = QueueMessage(
                 id=message.id, body=body, dequeue_count=message.dequeue_count,
@@ -153,7 +161,7 @@ class QueueListener:
                 self._inflight -= 1
                 self._changed.notify_all()
 
-    def _to_poison(self, message: StoredMessage, pop_receipt: str) -> None:
+    def _to_poison(self, message: StoredMessage, pop_receipt: str | None) -> None:
         if self.poison_queue is None:
             self.client.update_message(message.id, pop_receipt,
                                        visibility_timeout=int(self.options.visibility_timeout))
@@ -167,7 +175,8 @@ class QueueListener:
         self._wakeup.set()
         with self._changed:
             self._changed.notify_all()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         with self._changed:
             if not self._changed.wait_for(lambda: self._inflight == 0, timeout):
                 log.warning("Queue '%s': invocations still running after %.0f s", self.queue, timeout)

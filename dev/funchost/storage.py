@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 import threading
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import ExponentialRetry, QueueClient
 
 from .errors import HostError
@@ -54,15 +55,18 @@ class QueueStore:
         with self._lock:
             client = self._clients.get(key)
         if client is None:
-            client = QueueClient.from_connection_string(
-                connection, queue, retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2))
-            try:
-                client.create_queue()
-            except ResourceExistsError:
-                pass
+            retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)  # fail fast locally
+            client = QueueClient.from_connection_string(connection, queue, retry_policy=retry)
+            self.create(client)
             with self._lock:
                 client = self._clients.setdefault(key, client)
         return client
+
+    @staticmethod
+    def create(client: QueueClient) -> None:
+        """Create the client's queue unless it exists."""
+        with contextlib.suppress(ResourceExistsError):
+            client.create_queue()
 
     def encode(self, body: bytes) -> str:
         """Message text for ``body`` under the configured encoding."""
@@ -82,8 +86,13 @@ class QueueStore:
         self.send_raw(connection, queue, self.encode(body))
 
     def send_raw(self, connection: str, queue: str, content: str) -> None:
-        """Put stored text as is (used to copy messages to a poison queue)."""
-        self.client(connection, queue).send_message(content)
+        """Put stored text as is; a queue deleted meanwhile is created again (as the real host does)."""
+        client = self.client(connection, queue)
+        try:
+            client.send_message(content)
+        except ResourceNotFoundError:
+            self.create(client)
+            client.send_message(content)
         with self._lock:
             events = list(self._wakeups.get((connection, queue), ()))
         for event in events:

@@ -39,7 +39,7 @@ class NcrontabSchedule:
         if len(fields) != 6:
             problem = f"it has {len(fields)} fields, NCRONTAB needs six ({' '.join(FIELDS)})"
         else:
-            for name, value in zip(FIELDS, fields):
+            for name, value in zip(FIELDS, fields, strict=True):
                 pattern = _NAMED_FIELD if name in ("month", "day-of-week") else _NUMERIC_FIELD
                 if not pattern.match(value):
                     problem = f"field {name} '{value}' is not valid"
@@ -149,17 +149,19 @@ class TimerListener:
             if recorded is None:
                 self.monitor.update(self.spec.name, self.status)
             else:
-                self.status = recorded
-                expected = self.status.next
-                if self.status.last != NEVER:
-                    expected = min(expected, self.schedule.next_after(self.status.last))
+                expected = recorded.next  # the earlier of the recorded and the current schedule's
+                if recorded.last != NEVER:
+                    expected = min(expected, self.schedule.next_after(recorded.last))
                 past_due = now > expected
+                self.status = ScheduleStatus(recorded.last, self.schedule.next_after(now),
+                                             recorded.last_updated)
         upcoming = ", ".join(o.isoformat() for o in self.schedule.occurrences(now, 5))
         log.info("The next 5 occurrences of the '%s' schedule (%s) will be: %s", self.spec.name,
                  self.schedule, upcoming)
-        startup = "IsPastDue" if past_due else "RunOnStartup" if self.spec.trigger.data.get("runOnStartup") else None
-        self._thread = threading.Thread(target=self._loop, args=(startup,), name=f"funchost-timer-{self.spec.name}",
-                                        daemon=True)
+        startup = "IsPastDue" if past_due else \
+            "RunOnStartup" if self.spec.trigger.data.get("runOnStartup") else None
+        self._thread = threading.Thread(target=self._loop, args=(startup,),
+                                        name=f"funchost-timer-{self.spec.name}", daemon=True)
         self._thread.start()
 
     def _loop(self, startup: str | None) -> None:
