@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from . import redaction
 from .customer_insights import CustomerInsightsClient
 from .delivery.deliverer import Deliverer
 from .delivery.schedule import RetrySchedule
@@ -20,7 +21,8 @@ from .webhooks.subscriptions import SubscriptionService
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """The app settings, read once per process."""
+    """The app settings, read once per process (which also installs log redaction)."""
+    redaction.install()
     return Settings.from_environ()
 
 

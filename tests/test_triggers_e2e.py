@@ -412,3 +412,17 @@ def test_two_concurrent_pollers_emit_once(app_host, receiver, ci_sim):
         receiver.wait_for(name)
     settle()
     assert [len(receiver.received(name)) for name in names] == [1, 1, 1]
+
+
+def test_logs_never_show_callback_signatures(app_host, receiver):
+    """Runs last in this module: nothing the host logged while delivering shows a callback's ``sig``."""
+    import re
+
+    name = flow()
+    receiver.script(name, [503])
+    created = subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
+    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test")
+    receiver.wait_for(name)
+    logs = app_host.logs()
+    assert "DeliverNotification" in logs and "PollInstance" in logs
+    assert not re.search(r"sig=(?!REDACTED)[A-Za-z0-9_%-]{6,}", logs)

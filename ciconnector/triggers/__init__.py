@@ -7,8 +7,7 @@ Modules: :mod:`.catalog` (trigger kinds), :mod:`.parameters` (parameter declarat
 validation), :mod:`.events` (events and notification payload), :mod:`.observations` (poll
 snapshot and what completed since the watch state), :mod:`.rules` (per-kind detection rules),
 :mod:`.detection` (one poll → events), :mod:`.watermark` (per-instance watch state),
-:mod:`.thresholds` (edge-triggered threshold state), :mod:`.callback` (callback URL rule),
-:mod:`.redaction` (secrets out of logs).
+:mod:`.thresholds` (edge-triggered threshold state), :mod:`.callback` (callback URL rule).
 """
 from .callback import CallbackUrlError, CheckedCallback, check_callback_url, parse_allowed_hosts
 from .catalog import CATALOG, TriggerKind, ensure_scalar_measure, validate_subscription
@@ -16,14 +15,13 @@ from .detection import Detection, detect, resources_for
 from .events import Event
 from .observations import Snapshot
 from .parameters import Parameter, SubscriptionValidationError
-from .redaction import RedactingFilter, quiet_http_loggers, redact_url
 from .rules import WatchedSubscription
 from .thresholds import ThresholdState
 from .watermark import WatchState
 
 __all__ = [
-    "CATALOG", "CallbackUrlError", "CheckedCallback", "Detection", "Event", "Parameter", "RedactingFilter",
+    "CATALOG", "CallbackUrlError", "CheckedCallback", "Detection", "Event", "Parameter",
     "Snapshot", "SubscriptionValidationError", "ThresholdState", "TriggerKind", "WatchState",
     "WatchedSubscription", "check_callback_url", "detect", "ensure_scalar_measure", "parse_allowed_hosts",
-    "quiet_http_loggers", "redact_url", "resources_for", "validate_subscription",
+    "resources_for", "validate_subscription",
 ]

@@ -18,8 +18,9 @@ from ..delivery.message import DeliveryMessage
 from ..storage.queues import DELIVERY_QUEUE, QueueSender
 from ..storage.subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionStore
 from ..storage.watch import WatchStore
+from ..redaction import redact_url
 from ..triggers import (CATALOG, SubscriptionValidationError, TriggerKind, check_callback_url,
-                        ensure_scalar_measure, redact_url, validate_subscription)
+                        ensure_scalar_measure, validate_subscription)
 from ..triggers.callback import CALLBACK_URL_FIELD
 from ..triggers.parameters import DATA_SOURCE_ID, INSTANCE_ID, MEASURE_NAME, SEGMENT_NAME
 

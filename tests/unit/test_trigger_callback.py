@@ -1,11 +1,12 @@
 """The callback URL rule (https, size, credentials, public addresses only) and log redaction."""
+import io
 import logging
 import socket
 
 import pytest
 
-from ciconnector.triggers import CallbackUrlError, RedactingFilter, check_callback_url, parse_allowed_hosts, \
-    quiet_http_loggers, redact_url
+from ciconnector.redaction import RedactingFilter, install, quiet_http_loggers, redact_url
+from ciconnector.triggers import CallbackUrlError, check_callback_url, parse_allowed_hosts
 from ciconnector.triggers.callback import is_blocked_address
 
 FLOW = ("https://prod-12.westeurope.logic.azure.com:443/workflows/0a1b2c/triggers/manual/paths/invoke"
@@ -207,3 +208,18 @@ def test_http_client_loggers_are_quieted():
     assert logging.getLogger("urllib3").level == logging.WARNING
     assert logging.getLogger("requests").level == logging.WARNING
     assert not logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.DEBUG)
+
+
+def test_install_attaches_one_filter_per_handler():
+    logger = logging.getLogger("tests.trigger.install")
+    handler = logging.StreamHandler(io.StringIO())
+    logger.addHandler(handler)
+    try:
+        install(logger)
+        install(logger)
+        assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+        logger.warning("posting to %s", FLOW)
+        assert "Zx9-secret_SIG" not in handler.stream.getvalue()
+        assert logging.getLogger("urllib3").level == logging.WARNING
+    finally:
+        logger.removeHandler(handler)

@@ -55,3 +55,12 @@ def quiet_http_loggers() -> None:
     """Set the urllib3 and requests loggers to WARNING (at DEBUG they log full URLs)."""
     for name in HTTP_CLIENT_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def install(logger: logging.Logger | None = None) -> None:
+    """Attach a :class:`RedactingFilter` to every handler of ``logger`` (default: the root logger,
+    where the Functions worker's handlers sit) and quiet the HTTP client loggers. Idempotent."""
+    quiet_http_loggers()
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
