@@ -15,7 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "ci-api-code-model-v1.json"
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "reference" / "ci-api-code-model-v1.json"
 PATH_ENV = "CI_CODE_MODEL_PATH"
 STATUS_CODES = {"OK": 200, "Created": 201, "Accepted": 202, "NoContent": 204, "BadRequest": 400,
                 "Unauthorized": 401, "Forbidden": 403, "NotFound": 404, "NotAcceptable": 406, "Conflict": 409,
@@ -43,7 +43,7 @@ class Operation:
 
 
 class CodeModel:
-    """The code model loaded from ``path`` (default: the shared reference copy, or ``$CI_CODE_MODEL_PATH``)."""
+    """The code model loaded from ``path`` (default: the vendored copy in dev/reference, or ``$CI_CODE_MODEL_PATH``)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         raw = json.loads(Path(path or os.environ.get(PATH_ENV) or DEFAULT_PATH).read_text("utf-8"))

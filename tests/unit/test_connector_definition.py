@@ -16,7 +16,7 @@ from ciconnector.connector.jsonc import loads
 from ciconnector.connector.triggers import CALLBACK_FIELD, PICKERS, UNSUBSCRIBE_OPERATION, subscribe_path
 from ciconnector.triggers import CATALOG
 
-MS_SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ms-schemas"
+MS_SCHEMAS = Path(__file__).resolve().parents[2] / "dev" / "reference" / "ms-schemas"
 
 
 @pytest.fixture(scope="module")
