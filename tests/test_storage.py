@@ -121,6 +121,7 @@ def test_queue_messages_are_base64_json_with_delay(azurite):
     name = f"q{new_id()[:20]}"
     QueueSender(azurite.connection_string).send(name, {"instanceId": "abc"})
     QueueSender(azurite.connection_string).send(name, {"instanceId": "later"}, delay_seconds=60)
+    QueueSender(azurite.connection_string).send(name, {"instanceId": "soon"}, delay_seconds=0.4)  # not rounded to 0
     raw = QueueClient.from_connection_string(azurite.connection_string, name)
     [message] = list(raw.receive_messages(max_messages=5))
     assert json.loads(base64.b64decode(message.content)) == {"instanceId": "abc"}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from typing import Any, Mapping
 
@@ -42,6 +43,6 @@ class QueueSender:
 
     def send(self, name: str, message: Mapping[str, Any], *, delay_seconds: float = 0) -> None:
         """Enqueue ``message`` as JSON, invisible for ``delay_seconds`` (capped at 7 days)."""
-        delay = int(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
+        delay = math.ceil(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
         self.queue(name).send_message(json.dumps(message, separators=(",", ":")),
                                       visibility_timeout=delay or None, time_to_live=-1)
