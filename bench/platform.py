@@ -16,17 +16,17 @@ from dev.funchost.process import start_host_process, stop_host_process
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def rate(call: Callable[[], Any], count: int, threads: int = 1) -> float:
-    """Calls per second of ``call`` run ``count`` times on ``threads`` threads (after a warm-up)."""
-    for _ in range(min(10, count)):
-        call()
+def rate(call: Callable[[int], Any], count: int, threads: int = 1) -> float:
+    """Calls per second of ``call(i)`` run ``count`` times on ``threads`` threads (after a warm-up)."""
+    for i in range(min(10, count)):
+        call(i)
     started = time.perf_counter()
     if threads == 1:
-        for _ in range(count):
-            call()
+        for i in range(count):
+            call(i)
     else:
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda _: call(), range(count)))
+            list(pool.map(call, range(count)))
     return count / (time.perf_counter() - started)
 
 
@@ -43,15 +43,15 @@ def run(env: dict[str, str], simulator: Any, workdir: Path, *, quick: bool) -> N
     session.verify, session.trust_env = simulator.ca_path, False
     headers = api.headers()
 
-    def raw() -> None:
+    def raw(_: int) -> None:
         session.get(url, headers=headers, timeout=10).raise_for_status()
 
     client = CustomerInsightsClient(Settings.from_environ(simulator.settings_env()).ci)
     raw_1, raw_4 = rate(raw, n), rate(raw, n, threads=4)
     row("simulator: raw GET manage/segments (requests.Session)", raw_1)
     row("simulator: raw GET manage/segments, 4 threads", raw_4)
-    client_1, client_4 = rate(lambda: client.list_segments(SAMPLE_INSTANCE_ID), n), \
-        rate(lambda: client.list_segments(SAMPLE_INSTANCE_ID), n, threads=4)
+    client_1, client_4 = rate(lambda _: client.list_segments(SAMPLE_INSTANCE_ID), n), \
+        rate(lambda _: client.list_segments(SAMPLE_INSTANCE_ID), n, threads=4)
     row("CI client: list_segments (token cached, parsed to models)", client_1)
     row("CI client: list_segments, 4 threads", client_4)
     row("CI client overhead vs raw (1 thread, ratio client/raw)", client_1 / raw_1, "x")
@@ -60,10 +60,10 @@ def run(env: dict[str, str], simulator: Any, workdir: Path, *, quick: bool) -> N
     try:
         base, key = ready["base_url"], ready["function_key"]
         host = requests.Session()
-        health = rate(lambda: host.get(f"{base}/api/health", timeout=10).raise_for_status(), n)
-        health_4 = rate(lambda: host.get(f"{base}/api/health", timeout=10).raise_for_status(), n, threads=4)
+        health = rate(lambda _: host.get(f"{base}/api/health", timeout=10).raise_for_status(), n)
+        health_4 = rate(lambda _: host.get(f"{base}/api/health", timeout=10).raise_for_status(), n, threads=4)
         segments_url = f"{base}/api/instances/{SAMPLE_INSTANCE_ID}/segments"
-        action = rate(lambda: host.get(segments_url, headers={"x-functions-key": key}, timeout=10)
+        action = rate(lambda _: host.get(segments_url, headers={"x-functions-key": key}, timeout=10)
                       .raise_for_status(), n)
         row("local host: GET /api/health (anonymous, cached report)", health)
         row("local host: GET /api/health, 4 threads", health_4)

@@ -25,7 +25,7 @@ from ciconnector.webhooks.polling import Poller
 from dev.cisim import SAMPLE_INSTANCE_ID
 from dev.funchost.process import start_host_process, stop_host_process
 
-from .platform import ROOT, row
+from .platform import ROOT, rate, row
 
 INSTANCES = 10
 KINDS = [("segmentThresholdCrossed", {"segmentName": "HighValueCustomers", "direction": "above"}),
@@ -72,9 +72,9 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
           f"{'cycle ms':>10}{'ms/instance':>13}")
     stored = 0
     for size in sizes:
-        counter = Counter()
-        tables = TableStore(settings.storage_connection, raw_response_hook=counter)
-        queues = QueueSender(settings.storage_connection, raw_response_hook=counter)
+        table_tx, queue_tx = Counter(), Counter()
+        tables = TableStore(settings.storage_connection, raw_response_hook=table_tx)
+        queues = QueueSender(settings.storage_connection, raw_response_hook=queue_tx)
         watch = WatchStore(tables)
         subs_store = SubscriptionStore(tables)
         for instance_id in instance_ids:
@@ -85,7 +85,7 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
         for instance_id in instance_ids:  # baseline cycle
             poller.poll(instance_id)
         simulator.control.reset_request_log()
-        counter.count = 0
+        table_tx.count = queue_tx.count = 0
         started = time.perf_counter()
         messages = poller.plan()
         for message in messages:
@@ -93,8 +93,8 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
             assert report.committed and report.deliveries == 0, report
         elapsed = (time.perf_counter() - started) * 1000
         ci_calls = simulator.control.request_log()["total"]
-        print(f"  {size:<24}{ci_calls:>10}{counter.count:>18}{0:>10}{elapsed:>10.0f}{elapsed / INSTANCES:>13.1f}",
-              flush=True)
+        print(f"  {size:<24}{ci_calls:>10}{table_tx.count:>18}{queue_tx.count:>10}{elapsed:>10.0f}"
+              f"{elapsed / INSTANCES:>13.1f}", flush=True)
 
 
 def delivery_throughput(env: dict[str, str], receiver: Any, count: int) -> None:
@@ -111,23 +111,22 @@ def delivery_throughput(env: dict[str, str], receiver: Any, count: int) -> None:
     subs.add(subscription)
     payload = {"eventId": "x", "trigger": "dataSourceRefreshFailed", "occurredAt": "2026-01-01T00:00:00Z",
                "instanceId": SAMPLE_INSTANCE_ID, "isTest": False}
-    for _ in range(10):
-        sender.post(subscription.callback_url, payload, event_id="warm")
-    started = time.perf_counter()
-    for _ in range(count):
+    def post_raw(_: int) -> None:
         sender.post(subscription.callback_url, payload, event_id="raw")
-    raw = count / (time.perf_counter() - started)
-    started = time.perf_counter()
-    for i in range(count):
+
+    def deliver(_: int) -> None:
         event_id = uuid.uuid4().hex
         outcome = deliverer.deliver(DeliveryMessage(SAMPLE_INSTANCE_ID, subscription.subscription_id, event_id,
                                                     {**payload, "eventId": event_id}))
         assert outcome.status == "delivered", outcome
-    delivered = count / (time.perf_counter() - started)
-    print("delivery to the local receiver (same HTTP client, 1 thread)")
-    row("raw POSTs/s (CallbackSender.post)", raw)
-    row("deliveries/s (claim + subscription read + POST + record)", delivered)
-    row("ratio deliveries / raw POSTs", delivered / raw, "x")
+
+    print("delivery to the local receiver (same HTTP client)")
+    for threads in (1, 8):
+        raw = rate(post_raw, count, threads)
+        delivered = rate(deliver, count, threads)
+        row(f"raw POSTs/s (CallbackSender.post), {threads} thread(s)", raw)
+        row(f"deliveries/s (claim, subscription read, POST, record), {threads} thread(s)", delivered)
+        row(f"ratio deliveries / raw POSTs, {threads} thread(s)", delivered / raw, "x")
 
 
 def latency(env: dict[str, str], simulator: Any, receiver: Any, workdir: Path, samples: int, interval: int) -> None:

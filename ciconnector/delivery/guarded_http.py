@@ -40,6 +40,8 @@ def _guarded_connection(base: type[HTTPConnection], policy: AddressPolicy) -> ty
                     continue
                 sock = socket.socket(family, socktype, proto)
                 try:
+                    for option in self.socket_options or ():  # urllib3's default turns Nagle off
+                        sock.setsockopt(*option)
                     sock.settimeout(self.timeout if isinstance(self.timeout, (int, float)) else None)
                     sock.connect(sockaddr)
                     return sock

@@ -82,15 +82,13 @@ class DeliveryStore:
         ``stale_after`` seconds ago (an older one is taken over: that worker died).
         """
         now = datetime.now(timezone.utc)
-        current = self.get(subscription_id, event_id)
-        if current is None:
-            record = DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING, updated_at=now)
-            try:
-                metadata = self._table.create_entity(record.to_entity())
-            except ResourceExistsError:
-                raise DeliveryInProgressError(event_id) from None
+        record = DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING, updated_at=now)
+        try:  # the common case, a new event: one round trip
+            metadata = self._table.create_entity(record.to_entity())
             return replace(record, etag=metadata.get("etag"))
-        if current.is_final:
+        except ResourceExistsError:
+            current = self.get(subscription_id, event_id)
+        if current is None or current.is_final:
             return None
         if current.status == SENDING and current.updated_at and \
                 (now - current.updated_at).total_seconds() < stale_after:
