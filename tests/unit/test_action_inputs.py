@@ -96,3 +96,20 @@ def test_bad_bodies_are_400s(body, content_type, code):
     error = _error(lambda: _create(body, content_type))
     assert (error.status, error.code) == (400, code)
     assert error.field.startswith("item")
+
+
+def test_body_declarations_use_only_the_keywords_the_runtime_checks():
+    from ciconnector.actions import ACTIONS
+    from ciconnector.actions.inputs import BODY_SCHEMA_KEYWORDS
+
+    bodies = [p.schema or {} for a in ACTIONS for p in a.params if p.location == "body"]
+    assert bodies and all(set(schema) <= BODY_SCHEMA_KEYWORDS for schema in bodies)
+
+
+def test_body_problem_reports_type_and_size():
+    from ciconnector.actions.inputs import body_problem
+
+    schema = {"type": "object", "minProperties": 1}
+    assert body_problem(schema, {"a": 1}) is None
+    assert "object" in body_problem(schema, [1])
+    assert "at least 1" in body_problem(schema, {})
