@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
-from ciconnector.connector import build_definition, check
+from ciconnector.connector import build_definition
+from dev.connector_rules import check
 from ciconnector.connector.triggers import CALLBACK_FIELD, UNSUBSCRIBE_ROUTE, subscribe_path
 from ciconnector.triggers import CATALOG
 from dev.cisim import SAMPLE_INSTANCE_ID

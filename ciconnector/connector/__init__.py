@@ -6,8 +6,7 @@
 """
 from .files import DEFINITION_FILE, PROPERTIES_FILE, generate, render
 from .properties import build_api_properties
-from .rules import PROPERTY_RULES, RULES, check, check_properties
 from .swagger import build_definition, definition_for_url
 
-__all__ = ["DEFINITION_FILE", "PROPERTIES_FILE", "PROPERTY_RULES", "RULES", "check_properties", "build_api_properties", "build_definition", "check",
-           "definition_for_url", "generate", "render"]
+__all__ = ["DEFINITION_FILE", "PROPERTIES_FILE", "build_api_properties", "build_definition", "definition_for_url",
+           "generate", "render"]

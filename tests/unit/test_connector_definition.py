@@ -11,8 +11,9 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from ciconnector.actions import ACTIONS
-from ciconnector.connector import build_api_properties, build_definition, check, check_properties, definition_for_url
-from ciconnector.connector.jsonc import loads
+from ciconnector.connector import build_api_properties, build_definition, definition_for_url
+from dev.connector_rules import check, check_properties
+from dev.jsonc import loads
 from ciconnector.connector.triggers import CALLBACK_FIELD, PICKERS, UNSUBSCRIBE_OPERATION, subscribe_path
 from ciconnector.triggers import CATALOG
 

@@ -1,7 +1,7 @@
 """Reading JSON with // comments."""
 import pytest
 
-from ciconnector.connector.jsonc import loads, strip_comments
+from dev.jsonc import loads, strip_comments
 
 
 def test_comments_outside_strings_are_removed():

@@ -4,8 +4,8 @@ from typing import Any, Callable
 
 import pytest
 
-from ciconnector.connector import rules
-from ciconnector.connector.rules import RULES, check, check_properties
+from dev import connector_rules as rules
+from dev.connector_rules import RULES, check, check_properties
 
 PICK = {"x-ms-dynamic-values": {"operationId": "LookupInstances", "value-collection": "value",
                                 "value-path": "id", "value-title": "name"}}

@@ -1,4 +1,5 @@
-"""Offline checks of the Power Platform certification and swagger-validator rules.
+"""Certification and validator rules for the connector definition (dev and tests only;
+see ../shared/reference/power-automate-connector.md §12).
 
 Each rule is a small function ``definition -> list of violations`` (messages naming where); the
 validator's own rule ids are quoted where one exists. :func:`check` runs them all;
