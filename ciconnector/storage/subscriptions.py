@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from azure.core import MatchConditions
@@ -44,12 +44,11 @@ class Subscription:
 
     @classmethod
     def from_entity(cls, entity: Mapping[str, Any]) -> "Subscription":
-        created = entity.get("CreatedAt")
         return cls(
             subscription_id=entity["RowKey"], instance_id=entity["PartitionKey"],
             trigger_kind=entity["TriggerKind"], parameters=json.loads(entity.get("Parameters") or "{}"),
             callback_url=entity["CallbackUrl"],
-            created_at=created if isinstance(created, datetime) else datetime.now(timezone.utc),
+            created_at=entity["CreatedAt"],
             enabled=bool(entity.get("Enabled", True)), not_found_count=int(entity.get("NotFoundCount") or 0),
             etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
         )
