@@ -81,7 +81,8 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
             _store(tables, _subscriptions(instance_id, size - stored, receiver.callback_url("bench")))
             watch.watch(instance_id)
         stored = size
-        poller = Poller(ci=CustomerInsightsClient(settings.ci), subscriptions=subs_store, watch=watch, queues=queues)
+        poller = Poller(ci=CustomerInsightsClient(settings.ci), subscriptions=subs_store, watch=watch, queues=queues,
+                        lease_seconds=120)
         for instance_id in instance_ids:  # baseline cycle
             poller.poll(instance_id)
         simulator.control.reset_request_log()

@@ -19,6 +19,10 @@ from .webhooks.polling import Poller
 from .webhooks.subscriptions import SubscriptionService
 
 
+LEASE_MARGIN_SECONDS = 30.0
+"""Poll lease beyond the worst CI call (default 4 × 30 s + 60 s + 30 s = 210 s), renewed per fetch."""
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     """The app settings, read once per process (which also installs log redaction)."""
@@ -59,7 +63,7 @@ def subscription_service() -> SubscriptionService:
 @lru_cache(maxsize=1)
 def poller() -> Poller:
     return Poller(ci=ci_client(), subscriptions=SubscriptionStore(tables()), watch=WatchStore(tables()),
-                  queues=queues())
+                  queues=queues(), lease_seconds=settings().ci.worst_call_seconds + LEASE_MARGIN_SECONDS)
 
 
 @lru_cache(maxsize=1)

@@ -69,6 +69,11 @@ class CustomerInsightsSettings:
         return f"{DEFAULT_CI_AUTHORITY_HOST}/{self.tenant_id or 'organizations'}"
 
     @property
+    def worst_call_seconds(self) -> float:
+        """The longest one call may take, every retry included."""
+        return self.max_attempts * self.timeout_seconds + self.max_retry_wait_seconds
+
+    @property
     def is_configured(self) -> bool:
         """Whether the credentials needed for a call are present."""
         return bool(self.client_id and self.client_secret and self.subscription_key

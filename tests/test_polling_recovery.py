@@ -16,11 +16,13 @@ from ciconnector.storage.subscriptions import SubscriptionStore
 from ciconnector.storage.tables import TableStore
 from ciconnector.storage.watch import WatchStore
 from ciconnector.triggers import SubscriptionValidationError
-from ciconnector.webhooks.polling import LEASE_SECONDS, Poller
+from ciconnector.webhooks.polling import Poller
 from ciconnector.webhooks.subscriptions import SubscribeRequest, SubscriptionService
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
 
 pytestmark = pytest.mark.usefixtures("clean_app_state")
+
+LEASE_SECONDS = 120.0
 
 
 class Crash(Exception):
@@ -69,19 +71,21 @@ def test_crash_between_enqueue_and_commit_neither_loses_nor_repeats(app_host, ap
         subscribe(service(p), receiver, flow, threshold=100)
     ci_sim.control.set_segment_count("HighValueCustomers", 10)
     healthy = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                     queues=QueueSender(p["settings"].storage_connection))
+                     queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS)
     assert healthy.poll(INSTANCE).committed  # baseline
 
     ci_sim.control.set_segment_count("HighValueCustomers", 250)
     crashing = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                      queues=CrashAfterEnqueue(p["settings"].storage_connection, messages=2))
+                      queues=CrashAfterEnqueue(p["settings"].storage_connection, messages=2),
+                      lease_seconds=LEASE_SECONDS)
     with pytest.raises(Crash):
         crashing.poll(INSTANCE)
 
     later = datetime.now(timezone.utc) + timedelta(seconds=LEASE_SECONDS + 1)
     assert healthy.poll(INSTANCE).skipped, "the crashed poller's lease is still live"
     recovered = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                       queues=QueueSender(p["settings"].storage_connection), clock=lambda: later)
+                       queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS,
+                       clock=lambda: later)
     report = recovered.poll(INSTANCE)
     assert report.committed and report.deliveries == 2  # the same events, enqueued again
 
@@ -92,7 +96,16 @@ def test_crash_between_enqueue_and_commit_neither_loses_nor_repeats(app_host, ap
         notes = receiver.received(flow)
         assert len(notes) == 1, "the duplicate delivery is dropped by event id"
         assert (notes[0].body["previousValue"], notes[0].body["currentValue"]) == (10, 250)
-    assert healthy.poll(INSTANCE).deliveries == 0
+    assert recovered.poll(INSTANCE).deliveries == 0
+
+    # a later, real crossing is not mistaken for the crashed cycle's duplicate
+    ci_sim.control.set_segment_count("HighValueCustomers", 50)
+    assert recovered.poll(INSTANCE).deliveries == 0
+    ci_sim.control.set_segment_count("HighValueCustomers", 300)
+    assert recovered.poll(INSTANCE).deliveries == 2
+    for flow in flows:
+        [_, second] = receiver.wait_for(flow, count=2)
+        assert (second.body["previousValue"], second.body["currentValue"]) == (50, 300)
 
 
 def test_poll_calls_each_ci_list_once_however_many_subscriptions(app_env, receiver, ci_sim):
@@ -103,7 +116,7 @@ def test_poll_calls_each_ci_list_once_however_many_subscriptions(app_env, receiv
     body = f'{{"callbackUrl": "{receiver.callback_url("ds")}"}}'.encode()
     svc.subscribe(SubscribeRequest(INSTANCE, "dataSourceRefreshFailed", body, "application/json"))
     poller = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                    queues=QueueSender(p["settings"].storage_connection))
+                    queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS)
     ci_sim.control.reset_request_log()
     report = poller.poll(INSTANCE)
     assert set(report.fetched) == {"segments", "dataSources"}

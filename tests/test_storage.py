@@ -75,7 +75,9 @@ def test_watch_lease_excludes_a_second_poller_and_commit_needs_the_lease(tables)
     assert watch.load(instance).state == "x" * 100_000
     committed = watch.commit(committed, "small")
     assert watch.load(instance).state == "small"
-    assert watch.unwatch(committed) and instance not in watch.list_watched()
+    watch.watch(instance)  # a subscribe while a poller found no subscriptions...
+    assert not watch.unwatch(committed), "...keeps the instance watched"
+    assert watch.unwatch(watch.load(instance)) and instance not in watch.list_watched()
 
 
 def test_chunks_round_trip_and_overflow():
@@ -90,18 +92,28 @@ def test_chunks_round_trip_and_overflow():
 def test_delivery_claim_is_exclusive_until_stale_and_final_is_final(tables):
     store = DeliveryStore(tables)
     sub, event = new_id(), new_id()
-    record = store.claim(sub, event, "inst", stale_after=30)
+    record = store.claim(sub, event, "inst", attempt=0, stale_after=30)
     assert record is not None
     with pytest.raises(DeliveryInProgressError):
-        store.claim(sub, event, "inst", stale_after=30)
-    taken_over = store.claim(sub, event, "inst", stale_after=0)  # the first worker is presumed dead
+        store.claim(sub, event, "inst", attempt=0, stale_after=30)
+    taken_over = store.claim(sub, event, "inst", attempt=0, stale_after=0)  # the first worker is presumed dead
     assert taken_over is not None
     assert store.settle(record, status=DELIVERED) is None  # the dead worker's write loses
     retrying = store.settle(taken_over, status=RETRYING, status_code=503, error="HTTP 503")
     assert retrying.attempts == 1 and store.get(sub, event).status == RETRYING
-    again = store.claim(sub, event, "inst", stale_after=30)
+    assert store.claim(sub, event, "inst", attempt=0, stale_after=30) is None, "a re-emitted copy is stale"
+    again = store.claim(sub, event, "inst", attempt=1, stale_after=30)
     assert store.settle(again, status=DELIVERED, status_code=202).attempts == 2
-    assert store.claim(sub, event, "inst", stale_after=30) is None
+    assert store.claim(sub, event, "inst", attempt=2, stale_after=30) is None
+
+
+def test_a_retry_of_a_delivery_that_was_reset_is_stale(tables):
+    store = DeliveryStore(tables)
+    sub, event = new_id(), new_id()
+    store.settle(store.claim(sub, event, "inst", attempt=0, stale_after=30), status=RETRYING)
+    store.reset(sub, event)  # a dead letter replayed: the chain starts again at attempt 0
+    assert store.claim(sub, event, "inst", attempt=1, stale_after=30) is None
+    assert store.claim(sub, event, "inst", attempt=0, stale_after=30) is not None
 
 
 def test_dead_letters_round_trip(tables):

@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Callable
 
 from ..storage.deliveries import (DEAD, DELIVERED, DROPPED, RETRYING, DeadLetter, DeadLetterStore,
                                   DeliveryInProgressError, DeliveryRecord, DeliveryStore)
 from ..storage.queues import DELIVERY_QUEUE, QueueSender
-from ..storage.subscriptions import SubscriptionNotFoundError, SubscriptionStore
+from ..storage.subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionStore
 from .message import DeliveryMessage
 from .schedule import RetrySchedule
 from .sender import CallbackAnswer, CallbackSender
@@ -58,7 +59,7 @@ class Deliverer:
     def deliver(self, message: DeliveryMessage) -> DeliveryOutcome:
         try:
             record = self._deliveries.claim(message.subscription_id, message.event_id, message.instance_id,
-                                            stale_after=self._stale_after)
+                                            attempt=message.attempt, stale_after=self._stale_after)
         except DeliveryInProgressError:
             # a duplicate message while another worker sends: look again once that send is over or stale
             self._queues.send(DELIVERY_QUEUE, message.to_json(), delay_seconds=self._stale_after)
@@ -77,9 +78,9 @@ class Deliverer:
         code = answer.status_code
         log_target = f"subscription {subscription.subscription_id} (instance {subscription.instance_id})"
         if code is not None and 200 <= code < 300:
-            if subscription.not_found_count:
-                self._subscriptions.save(replace(subscription, not_found_count=0))
             self._deliveries.settle(record, status=DELIVERED, status_code=code)
+            if subscription.not_found_count:
+                self._update_subscription(subscription, lambda s: replace(s, not_found_count=0))
             logger.info("delivered event %s to %s", message.event_id, log_target)
             return DeliveryOutcome(DELIVERED, code)
         if code == 410:
@@ -88,11 +89,9 @@ class Deliverer:
             logger.info("removed %s: its callback answered 410 Gone", log_target)
             return DeliveryOutcome(DROPPED, code)
         if code == 404:
-            subscription = self._subscriptions.save(
-                replace(subscription, not_found_count=subscription.not_found_count + 1))
-            if subscription.not_found_count >= self._disable_after:
-                self._subscriptions.save(replace(subscription, enabled=False))
-                logger.warning("disabled %s after %d answers 404", log_target, subscription.not_found_count)
+            updated = self._update_subscription(subscription, self._count_not_found)
+            if updated is not None and not updated.enabled:
+                logger.warning("disabled %s after %d answers 404", log_target, updated.not_found_count)
                 return self._dead_letter(message, record, "callback answered 404 repeatedly; subscription disabled",
                                          code)
         elif code is not None and code not in TRANSIENT_STATUSES:
@@ -104,12 +103,26 @@ class Deliverer:
         delay = self._schedule.delay_after(record.attempts + 1, answer.retry_after)
         if delay is None:
             return self._dead_letter(message, record, f"retries exhausted; last error: {error}", answer.status_code)
-        if self._deliveries.settle(record, status=RETRYING, status_code=answer.status_code, error=error) is None:
+        settled = self._deliveries.settle(record, status=RETRYING, status_code=answer.status_code, error=error)
+        if settled is None:
             return DeliveryOutcome("duplicate")
-        self._queues.send(DELIVERY_QUEUE, message.to_json(), delay_seconds=delay)
+        self._queues.send(DELIVERY_QUEUE, replace(message, attempt=settled.attempts).to_json(), delay_seconds=delay)
         logger.info("delivery of event %s to subscription %s failed (%s); attempt %d in %.0fs",
                     message.event_id, message.subscription_id, error, record.attempts + 2, delay)
         return DeliveryOutcome(RETRYING, answer.status_code, delay)
+
+    def _count_not_found(self, subscription: Subscription) -> Subscription:
+        """One more 404 in a row; disabled once there are ``disable_after_not_found`` of them."""
+        count = subscription.not_found_count + 1
+        return replace(subscription, not_found_count=count, enabled=subscription.enabled and count < self._disable_after)
+
+    def _update_subscription(self, subscription: Subscription,
+                             change: Callable[[Subscription], Subscription]) -> Subscription | None:
+        """Apply ``change`` to the stored subscription; None when it was removed meanwhile."""
+        try:
+            return self._subscriptions.update(subscription.instance_id, subscription.subscription_id, change)
+        except SubscriptionNotFoundError:
+            return None
 
     def _dead_letter(self, message: DeliveryMessage, record: DeliveryRecord, reason: str,
                      code: int | None) -> DeliveryOutcome:
@@ -128,7 +141,7 @@ class Deliverer:
         except SubscriptionNotFoundError:
             raise LookupError(f"subscription {letter.subscription_id} no longer exists") from None
         if not subscription.enabled or subscription.not_found_count:
-            self._subscriptions.save(replace(subscription, enabled=True, not_found_count=0))
+            self._update_subscription(subscription, lambda s: replace(s, enabled=True, not_found_count=0))
         message = DeliveryMessage(letter.instance_id, letter.subscription_id, letter.event_id, letter.notification)
         self._deliveries.reset(letter.subscription_id, letter.event_id)
         self._queues.send(DELIVERY_QUEUE, message.to_json())

@@ -19,9 +19,10 @@ class RetrySchedule:
     jitter: float = 0.1
 
     def delay_after(self, attempts: int, retry_after: float | None = None) -> float | None:
-        """Delay before the next attempt after ``attempts`` failed ones; honours a longer ``Retry-After``."""
+        """Delay before the next attempt after ``attempts`` failed ones; honours a longer ``Retry-After``
+        up to the schedule's longest delay (a receiver cannot park a notification for days)."""
         if attempts < 1 or attempts > len(self.delays):
             return None
         base = self.delays[attempts - 1]
         delay = base * random.uniform(1 - self.jitter, 1 + self.jitter)
-        return max(delay, retry_after or 0.0)
+        return max(delay, min(retry_after or 0.0, max(self.delays)))

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..customer_insights.retry import parse_retry_after
-from ..triggers.callback import is_blocked_address
+from ..triggers.callback import is_allowed_host, is_blocked_address
 from .guarded_http import guarded_session
 
 
@@ -31,10 +31,10 @@ class CallbackSender:
     """
 
     def __init__(self, *, timeout: float, allowed_hosts: Iterable[str] = (), ca_bundle: str | None = None):
-        allowed = frozenset(allowed_hosts)
+        allowed = tuple(allowed_hosts)
         self._timeout = timeout
         self._session = guarded_session(
-            lambda host, port, address: f"{host}:{port}" in allowed or not is_blocked_address(str(address)),
+            lambda host, port, address: is_allowed_host(allowed, host, port) or not is_blocked_address(str(address)),
             ca_bundle=ca_bundle)
 
     def post(self, url: str, notification: Mapping[str, Any], *, event_id: str) -> CallbackAnswer:

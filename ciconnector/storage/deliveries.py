@@ -12,8 +12,7 @@ from azure.data.tables import UpdateMode
 
 from .tables import DEAD_LETTERS, DELIVERIES, TableStore
 
-PENDING, SENDING, RETRYING, DELIVERED, DROPPED, DEAD = (
-    "pending", "sending", "retrying", "delivered", "dropped", "dead")
+SENDING, RETRYING, DELIVERED, DROPPED, DEAD = "sending", "retrying", "delivered", "dropped", "dead"
 FINAL_STATUSES = frozenset({DELIVERED, DROPPED, DEAD})
 
 
@@ -24,7 +23,7 @@ class DeliveryRecord:
     subscription_id: str
     event_id: str
     instance_id: str
-    status: str = PENDING
+    status: str = SENDING
     attempts: int = 0
     last_status_code: int | None = None
     last_error: str | None = None
@@ -47,7 +46,7 @@ class DeliveryRecord:
 
     @classmethod
     def from_entity(cls, e: Mapping[str, Any]) -> "DeliveryRecord":
-        return cls(e["PartitionKey"], e["RowKey"], e.get("InstanceId", ""), e.get("Status", PENDING),
+        return cls(e["PartitionKey"], e["RowKey"], e.get("InstanceId", ""), e["Status"],
                    int(e.get("Attempts") or 0), e.get("LastStatusCode"), e.get("LastError"), e.get("UpdatedAt"),
                    e.metadata.get("etag") if hasattr(e, "metadata") else None)
 
@@ -73,22 +72,25 @@ class DeliveryStore:
         except ResourceNotFoundError:
             return None
 
-    def claim(self, subscription_id: str, event_id: str, instance_id: str, *,
+    def claim(self, subscription_id: str, event_id: str, instance_id: str, *, attempt: int,
               stale_after: float) -> DeliveryRecord | None:
-        """Mark the delivery as being sent by this worker.
+        """Mark the delivery as being sent by this worker, for its attempt number ``attempt``.
 
-        Returns None when it is final (or another worker just took it); raises
-        :class:`DeliveryInProgressError` while another worker's send started less than
-        ``stale_after`` seconds ago (an older one is taken over: that worker died).
+        Returns None when the delivery is final, or when the record shows another attempt number
+        (a stale copy: an event re-emitted after a crash, or a retry of a chain that moved on or
+        was replayed). Raises :class:`DeliveryInProgressError` while another worker's send of the
+        same attempt started less than ``stale_after`` seconds ago; an older one is taken over.
         """
         now = datetime.now(timezone.utc)
-        record = DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING, updated_at=now)
-        try:  # the common case, a new event: one round trip
-            metadata = self._table.create_entity(record.to_entity())
-            return replace(record, etag=metadata.get("etag"))
-        except ResourceExistsError:
-            current = self.get(subscription_id, event_id)
-        if current is None or current.is_final:
+        if attempt == 0:
+            record = DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING, updated_at=now)
+            try:  # the common case, a new event: one round trip
+                metadata = self._table.create_entity(record.to_entity())
+                return replace(record, etag=metadata.get("etag"))
+            except ResourceExistsError:
+                pass
+        current = self.get(subscription_id, event_id)
+        if current is None or current.is_final or current.attempts != attempt:
             return None
         if current.status == SENDING and current.updated_at and \
                 (now - current.updated_at).total_seconds() < stale_after:

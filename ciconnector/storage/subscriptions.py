@@ -4,13 +4,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from .tables import SUBSCRIPTIONS, TableStore
+
+
+UPDATE_ATTEMPTS = 5
+"""Read-modify-write rounds :meth:`SubscriptionStore.update` tries under contention."""
 
 
 class SubscriptionNotFoundError(LookupError):
@@ -86,7 +90,22 @@ class SubscriptionStore:
         return [Subscription.from_entity(e) for e in entities]
 
     def save(self, subscription: Subscription) -> Subscription:
-        """Write back a changed subscription, failing if someone changed it since it was read."""
+        """Write back a changed subscription; raises ``ResourceModifiedError`` if someone changed it since it was read."""
         metadata = self._table.update_entity(subscription.to_entity(), mode=UpdateMode.REPLACE,
                                              etag=subscription.etag, match_condition=MatchConditions.IfNotModified)
         return replace(subscription, etag=metadata.get("etag"))
+
+    def update(self, instance_id: str, subscription_id: str,
+               change: Callable[[Subscription], Subscription]) -> Subscription:
+        """Read, apply ``change`` and write back, starting over when a concurrent writer got there first.
+
+        Raises :class:`SubscriptionNotFoundError` when the subscription is gone.
+        """
+        for _ in range(UPDATE_ATTEMPTS - 1):
+            try:
+                return self.save(change(self.get(instance_id, subscription_id)))
+            except ResourceModifiedError:
+                continue
+            except ResourceNotFoundError:
+                raise SubscriptionNotFoundError(subscription_id) from None
+        return self.save(change(self.get(instance_id, subscription_id)))

@@ -43,11 +43,15 @@ class WatchStore:
         return self._tables.table(WATCH_STATE)
 
     def watch(self, instance_id: str) -> None:
-        """Make sure the instance is polled (keeps existing state)."""
+        """Make sure the instance is polled, keeping its state. On an existing row this still writes
+        (``WatchedAt``), so a poller that saw no subscriptions cannot unwatch it with a stale ETag."""
+        now = datetime.now(timezone.utc)
         try:
-            self._table.create_entity({"PartitionKey": instance_id, "RowKey": ROW, **chunks.split("State", "")})
+            self._table.create_entity({"PartitionKey": instance_id, "RowKey": ROW, "WatchedAt": now,
+                                       **chunks.split("State", "")})
         except ResourceExistsError:
-            pass
+            self._table.update_entity({"PartitionKey": instance_id, "RowKey": ROW, "WatchedAt": now},
+                                      mode=UpdateMode.MERGE)
 
     def list_watched(self) -> list[str]:
         """Ids of every watched instance."""
@@ -68,14 +72,18 @@ class WatchStore:
         now = now or datetime.now(timezone.utc)
         if record.lease_until and record.lease_until > now:
             return None
-        until = now + timedelta(seconds=seconds)
+        return self.renew_lease(record, seconds=seconds, now=now)
+
+    def renew_lease(self, lease: WatchRecord, *, seconds: float, now: datetime | None = None) -> WatchRecord | None:
+        """Extend a lease this poller holds; None when the row changed (the lease was lost)."""
+        until = (now or datetime.now(timezone.utc)) + timedelta(seconds=seconds)
         try:
             metadata = self._table.update_entity(
-                {"PartitionKey": record.instance_id, "RowKey": ROW, "LeaseUntil": until},
-                mode=UpdateMode.MERGE, etag=record.etag, match_condition=MatchConditions.IfNotModified)
+                {"PartitionKey": lease.instance_id, "RowKey": ROW, "LeaseUntil": until},
+                mode=UpdateMode.MERGE, etag=lease.etag, match_condition=MatchConditions.IfNotModified)
         except (ResourceModifiedError, ResourceNotFoundError):
             return None
-        return WatchRecord(record.instance_id, record.state, metadata["etag"], until)
+        return WatchRecord(lease.instance_id, lease.state, metadata["etag"], until)
 
     def commit(self, record: WatchRecord, state: str) -> WatchRecord:
         """Store the new state and release the lease; raises :class:`WatchConflictError` on a lost race."""

@@ -6,8 +6,8 @@ site-local or shared (100.64.0.0/10) address; IPv4-mapped and 6to4 IPv6 addresse
 the IPv4 address they carry. Hosts of the dev-only allowlist (app setting
 ``CALLBACK_ALLOWED_HOSTS``, e.g. ``127.0.0.1:8443``) skip the address check, nothing else.
 
-Delivery should re-check at send time and connect to one of :attr:`CheckedCallback.addresses`
-(closing the DNS-rebinding window) without following redirects. Error messages name the host
+Delivery re-checks at connect time, on the very address it connects to (closing the
+DNS-rebinding window), and follows no redirects (``ciconnector/delivery/guarded_http.py``). Error messages name the host
 only: the URL itself is a bearer secret.
 """
 from __future__ import annotations
@@ -102,7 +102,7 @@ def check_callback_url(url: Any, *, allowed_hosts: Iterable[str] = (),
     host = parts.hostname
     if not host:
         raise CallbackUrlError("InvalidCallbackUrl", "The callback URL has no host.")
-    if any(_allows(entry, host, port) for entry in allowed_hosts):
+    if is_allowed_host(allowed_hosts, host, port):
         return CheckedCallback(url, host, port, ())
     addresses = _addresses(host, port, resolver)
     blocked = [a for a in addresses if is_blocked_address(a)]
@@ -140,6 +140,10 @@ def _host_and_port(entry: str) -> tuple[str, int | None]:
     return host, port
 
 
-def _allows(entry: str, host: str, port: int) -> bool:
-    allowed_host, allowed_port = _host_and_port(entry.strip().lower())
-    return allowed_host == host and allowed_port in (None, port)
+def is_allowed_host(allowed_hosts: Iterable[str], host: str, port: int) -> bool:
+    """Whether ``host:port`` is on the dev-only allowlist (entries ``host`` or ``host:port``)."""
+    for entry in allowed_hosts:
+        allowed_host, allowed_port = _host_and_port(entry.strip().lower())
+        if allowed_host == host.lower() and allowed_port in (None, port):
+            return True
+    return False

@@ -204,7 +204,10 @@ class ThresholdRule:
             return new_state, None
         kind = subscription.trigger_kind
         event = Event(
-            event_id=make_event_id(kind, snapshot.instance_id, subscription.subscription_id, new_state.crossings),
+            # the observation is part of the id: the crossing counter alone restarts when the state does
+            event_id=make_event_id(kind, snapshot.instance_id, subscription.subscription_id, new_state.crossings,
+                                   crossed, state.last_value, observation.value,
+                                   iso(observation.evaluated_at) if observation.evaluated_at else ""),
             trigger=kind, occurred_at=observation.evaluated_at or snapshot.observed_at,
             instance_id=snapshot.instance_id, subject_type=self.subject, subject_id=name,
             subject_name=observation.display_name, previous_value=state.last_value, current_value=observation.value,

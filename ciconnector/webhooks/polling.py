@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -21,14 +21,12 @@ from ..customer_insights import CustomerInsightsClient, CustomerInsightsError
 from ..delivery.message import DeliveryMessage
 from ..storage.queues import DELIVERY_QUEUE, QueueSender
 from ..storage.subscriptions import SubscriptionStore
-from ..storage.watch import WatchConflictError, WatchStore
+from ..storage.watch import WatchConflictError, WatchRecord, WatchStore
 from ..triggers import Snapshot, detect, resources_for
 from .poll_state import PollState
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0
-"""How long a poller owns an instance; longer than a cycle, short enough to recover from a crash."""
 JOBS_PER_POLL = 25
 """Recent jobs fetched per poll (with their tasks)."""
 
@@ -43,15 +41,18 @@ class PollReport:
     failed: tuple[str, ...] = ()
     deliveries: int = 0
     committed: bool = False
-    events: dict[str, int] = field(default_factory=dict)
 
 
 class Poller:
     """Plans and runs poll cycles."""
 
     def __init__(self, *, ci: CustomerInsightsClient, subscriptions: SubscriptionStore, watch: WatchStore,
-                 queues: QueueSender, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 queues: QueueSender, lease_seconds: float,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        """``lease_seconds`` must exceed the worst time of one CI list fetch (retries included): the
+        lease is renewed after each fetch, and a crashed poller's instance waits that long."""
         self._ci = ci
+        self._lease_seconds = lease_seconds
         self._subscriptions = subscriptions
         self._watch = watch
         self._queues = queues
@@ -67,7 +68,7 @@ class Poller:
             record = self._watch.load(instance_id)
         except LookupError:
             return PollReport(instance_id, skipped="not watched")
-        lease = self._watch.acquire_lease(record, seconds=LEASE_SECONDS, now=self._clock())
+        lease = self._watch.acquire_lease(record, seconds=self._lease_seconds, now=self._clock())
         if lease is None:
             return PollReport(instance_id, skipped="another poller holds the lease")
         subscriptions = [s for s in self._subscriptions.list_for_instance(instance_id) if s.enabled]
@@ -75,7 +76,10 @@ class Poller:
             self._watch.unwatch(lease)
             return PollReport(instance_id, skipped="no active subscriptions")
 
-        snapshot, fetched, failed = self._observe(instance_id, resources_for(subscriptions))
+        observed = self._observe(lease, resources_for(subscriptions))
+        if observed is None:
+            return PollReport(instance_id, skipped="lease lost during the poll")
+        lease, snapshot, fetched, failed = observed
         state = PollState.from_text(lease.state, instance_id)
         detection = detect(subscriptions, snapshot, state.watch, state.thresholds)
         deliveries = 0
@@ -92,12 +96,13 @@ class Poller:
             logger.warning("watch state of instance %s changed during the poll; its events are deduplicated "
                            "at delivery", instance_id)
             committed = False
-        counts = {sid: len(evts) for sid, evts in detection.events.items()}
-        return PollReport(instance_id, fetched=fetched, failed=failed, deliveries=deliveries,
-                          committed=committed, events=counts)
+        return PollReport(instance_id, fetched=fetched, failed=failed, deliveries=deliveries, committed=committed)
 
-    def _observe(self, instance_id: str, resources: frozenset[str]) -> tuple[Snapshot, tuple[str, ...], tuple[str, ...]]:
-        """Fetch each needed CI list once; a failed fetch leaves it None (no events, state kept)."""
+    def _observe(self, lease: WatchRecord, resources: frozenset[str]
+                 ) -> tuple[WatchRecord, Snapshot, tuple[str, ...], tuple[str, ...]] | None:
+        """Fetch each needed CI list once, renewing the lease after each; a failed fetch leaves its
+        list None (no events, state kept). None when the lease was lost."""
+        instance_id = lease.instance_id
         fetchers = {
             "dataSources": lambda: self._ci.list_data_sources(instance_id),
             "jobs": lambda: self._ci.list_jobs(instance_id, top=JOBS_PER_POLL, include_tasks=True),
@@ -116,6 +121,10 @@ class Poller:
                 failed.append(resource)
                 logger.warning("poll of instance %s could not fetch %s: %s", instance_id, resource,
                                type(exc).__name__)
+            lease = self._watch.renew_lease(lease, seconds=self._lease_seconds, now=self._clock())
+            if lease is None:
+                logger.warning("poll of instance %s lost its lease; another poller took over", instance_id)
+                return None
         snapshot = Snapshot(instance_id, self._clock(), data_sources=lists.get("dataSources"),
                             jobs=lists.get("jobs"), segments=lists.get("segments"), measures=lists.get("measures"))
-        return snapshot, tuple(fetched), tuple(failed)
+        return lease, snapshot, tuple(fetched), tuple(failed)

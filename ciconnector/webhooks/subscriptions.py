@@ -63,8 +63,8 @@ class SubscriptionService:
         self._check_instance(kind, instance_id)
         self._check_resources(kind, instance_id, parameters)
         subscription = Subscription(uuid.uuid4().hex, instance_id, kind.id, parameters, callback_url, self._clock())
+        self._watch.watch(instance_id)  # first: a watched instance without subscriptions is harmless
         self._subscriptions.add(subscription)
-        self._watch.watch(instance_id)
         return subscription
 
     def unsubscribe(self, instance_id: str, subscription_id: str) -> None:

@@ -61,8 +61,8 @@ def job(jid: str, status: str, op: str = "all", submission: str | None = "schedu
                          "tasks": list(tasks)})
 
 
-def segment(name: str, count: int | None, status: str | None = "CompletedSuccess") -> Segment:
-    evaluation = {"jobStatus": status, "entityCount": count, "evaluationDate": stamp(0)}
+def segment(name: str, count: int | None, status: str | None = "CompletedSuccess", evaluated: float = 0) -> Segment:
+    evaluation = {"jobStatus": status, "entityCount": count, "evaluationDate": stamp(evaluated)}
     return Segment.from_api({"name": name, "friendlyName": f"{name} customers",
                              "evaluationStatus": {k: v for k, v in evaluation.items() if v is not None}})
 
@@ -417,3 +417,16 @@ def test_watch_state_serializes_compactly_and_rejects_garbage():
                                                 '"horizon":null,"jobsAt":null}'):
         with pytest.raises(WatchStateError):
             WatchState.from_json(garbage)
+
+
+def test_a_later_crossing_after_the_state_restarted_gets_a_new_id():
+    """The crossing counter restarts with the state (subscription re-enabled, instance re-watched,
+    crash before commit); the observation in the id keeps a later, real crossing from being taken
+    for a duplicate of the first."""
+    s = sub("segmentThresholdCrossed", segmentName="S", threshold=10)
+    first = detect([s], Snapshot(INSTANCE, at(1), segments=[segment("S", 20, evaluated=1)]), WatchState(),
+                   {"s1": ThresholdState(last_value=5)})
+    later = detect([s], Snapshot(INSTANCE, at(9), segments=[segment("S", 20, evaluated=9)]), WatchState(),
+                   {"s1": ThresholdState(last_value=5)})
+    assert first.threshold_states["s1"].crossings == later.threshold_states["s1"].crossings == 1
+    assert first.events["s1"][0].event_id != later.events["s1"][0].event_id
