@@ -18,7 +18,6 @@ class SettingsError(ValueError):
 DEFAULT_CI_BASE_URL = "https://api.ci.ai.dynamics.com/v1"
 DEFAULT_CI_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_CI_SCOPE = "https://api.ci.ai.microsoft.com/.default"
-DEFAULT_POLL_SCHEDULE = "0 */1 * * * *"
 DEFAULT_DELIVERY_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
@@ -89,8 +88,6 @@ class Settings:
         ci: Customer Insights API settings.
         instance_ids: allowlist of CI instance ids makers may subscribe to; empty = any
             (``CI_INSTANCE_IDS``, comma-separated).
-        poll_schedule: NCRONTAB schedule of the poll timer, default every minute
-            (``POLL_SCHEDULE``).
         callback_allowed_hosts: dev-only ``host:port`` entries whose callback URLs skip the
             private-address check, default none (``CALLBACK_ALLOWED_HOSTS``, comma-separated).
         delivery_timeout_seconds: timeout of one callback POST, default 15
@@ -101,17 +98,25 @@ class Settings:
             default 3 (``DELIVERY_DISABLE_AFTER_NOT_FOUND``).
         callback_ca_bundle: extra CA bundle trusted for callback URLs, default none
             (``CALLBACK_CA_BUNDLE``; dev only, for a local test receiver).
+        connector_host: host name written into the served connector definition, default the
+            host the request came to (``CONNECTOR_HOST``; set it behind a gateway or custom domain).
+        connector_base_path: base path of the served definition, default ``/api``
+            (``CONNECTOR_BASE_PATH``; host.json's route prefix, or a gateway's path).
+
+    The poll timer's schedule is not here: the timer binding reads the ``POLL_SCHEDULE`` app
+    setting itself (``%POLL_SCHEDULE%``), so it must be set (``0 */1 * * * *``: every minute).
     """
 
     storage_connection: str = ""
     ci: CustomerInsightsSettings = field(default_factory=CustomerInsightsSettings)
     instance_ids: tuple[str, ...] = ()
-    poll_schedule: str = DEFAULT_POLL_SCHEDULE
     callback_allowed_hosts: tuple[str, ...] = ()
     delivery_timeout_seconds: float = 15.0
     delivery_retry_schedule: tuple[float, ...] = DEFAULT_DELIVERY_RETRY_SCHEDULE
     disable_after_not_found: int = 3
     callback_ca_bundle: str | None = None
+    connector_host: str | None = None
+    connector_base_path: str = "/api"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -170,10 +175,11 @@ class Settings:
             storage_connection=text("AzureWebJobsStorage"),
             ci=ci,
             instance_ids=instance_ids,
-            poll_schedule=text("POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE),
             callback_allowed_hosts=allowed_hosts,
             delivery_timeout_seconds=number("DELIVERY_TIMEOUT_SECONDS", 15.0),
             delivery_retry_schedule=schedule,
             disable_after_not_found=int(number("DELIVERY_DISABLE_AFTER_NOT_FOUND", 3, int)),
             callback_ca_bundle=text("CALLBACK_CA_BUNDLE") or None,
+            connector_host=text("CONNECTOR_HOST") or None,
+            connector_base_path="/" + text("CONNECTOR_BASE_PATH", "/api").strip("/"),
         )

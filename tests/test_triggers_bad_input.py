@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from ciconnector.storage.tables import TableStore
+from ciconnector.storage.watch import WatchStore
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
 
 pytestmark = pytest.mark.usefixtures("clean_app_state")
@@ -14,9 +16,15 @@ UNKNOWN_INSTANCE = "00000000-0000-4000-8000-00000000abcd"
 
 
 def list_subscriptions(host: Any, instance: str = INSTANCE) -> list[dict]:
-    response = host.request("GET", f"/api/instances/{instance}/subscriptions")
+    response = host.request("GET", f"/api/instances/{instance}/subscriptions", key="master")
     assert response.status_code == 200
     return response.json()["value"]
+
+
+def nothing_stored(host: Any, app_env: dict[str, str], instance: str = INSTANCE) -> bool:
+    """No subscription and no watched instance: a refused subscribe leaves no trace."""
+    watched = WatchStore(TableStore(app_env["AzureWebJobsStorage"])).list_watched()
+    return list_subscriptions(host, instance) == [] and watched == []
 
 
 def post(host: Any, kind: str, *, json: Any = None, data: bytes | None = None, instance: str = INSTANCE,
@@ -88,7 +96,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("kind, build, code, field", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_subscribe_input_is_400_and_stores_nothing(app_host, receiver, kind, build, code, field):
+def test_bad_subscribe_input_is_400_and_stores_nothing(app_host, app_env, receiver, kind, build, code, field):
     response = post(app_host, kind, json=build(receiver))
     assert response.status_code == 400, response.text
     body = response.json()
@@ -97,32 +105,32 @@ def test_bad_subscribe_input_is_400_and_stores_nothing(app_host, receiver, kind,
     if code:
         assert body["code"] == code
     assert "sig=" not in body["message"]
-    assert list_subscriptions(app_host) == []
+    assert nothing_stored(app_host, app_env)
 
 
-def test_malformed_json_is_400(app_host):
+def test_malformed_json_is_400(app_host, app_env):
     response = post(app_host, "dataSourceRefreshFailed", data=b'{"callbackUrl": ')
     assert response.status_code == 400 and response.json()["code"] == "InvalidJson"
-    assert list_subscriptions(app_host) == []
+    assert nothing_stored(app_host, app_env)
 
 
-def test_wrong_content_type_is_400(app_host, receiver):
+def test_wrong_content_type_is_400(app_host, app_env, receiver):
     response = post(app_host, "dataSourceRefreshFailed", data=callback(receiver).encode(), content_type="text/plain")
     assert response.status_code == 400 and response.json()["code"] == "UnsupportedContentType"
-    assert list_subscriptions(app_host) == []
+    assert nothing_stored(app_host, app_env)
 
 
-def test_unknown_instance_is_400(app_host, receiver):
+def test_unknown_instance_is_400(app_host, app_env, receiver):
     response = post(app_host, "dataSourceRefreshFailed", json={"callbackUrl": callback(receiver)},
                     instance=UNKNOWN_INSTANCE)
     assert response.status_code == 400
     assert response.json()["code"] == "ResourceNotFound" and response.json()["field"] == "instanceId"
-    assert list_subscriptions(app_host, UNKNOWN_INSTANCE) == []
+    assert nothing_stored(app_host, app_env, UNKNOWN_INSTANCE)
 
 
-def test_ci_unavailable_at_subscribe_is_502_and_stores_nothing(app_host, receiver, ci_sim):
+def test_ci_unavailable_at_subscribe_is_502_and_stores_nothing(app_host, app_env, receiver, ci_sim):
     ci_sim.control.add_fault(r"/manage/segments$", 500, times=5)
     response = post(app_host, "segmentThresholdCrossed",
                     json={"callbackUrl": callback(receiver), "segmentName": "ChurnRisk", "threshold": 1})
     assert response.status_code == 502 and response.json()["code"] == "UpstreamError"
-    assert list_subscriptions(app_host) == []
+    assert nothing_stored(app_host, app_env)

@@ -56,7 +56,7 @@ def data_source_id(sim: Any, name: str) -> str:
 
 
 def list_subscriptions(host: Any) -> list[dict]:
-    response = host.request("GET", f"/api/instances/{INSTANCE}/subscriptions")
+    response = host.request("GET", f"/api/instances/{INSTANCE}/subscriptions", key="master")
     assert response.status_code == 200
     return response.json()["value"]
 
@@ -84,6 +84,14 @@ def test_subscribe_answers_201_with_absolute_location_and_unsubscribe_is_idempot
     assert list_subscriptions(app_host) == []
 
 
+def test_admin_endpoints_need_the_master_key(app_host):
+    for method, path in [("GET", f"/api/instances/{INSTANCE}/subscriptions"),
+                         ("POST", f"/api/instances/{INSTANCE}/subscriptions/{uuid.uuid4().hex}/test"),
+                         ("GET", f"/api/instances/{INSTANCE}/deadletters"),
+                         ("POST", f"/api/instances/{INSTANCE}/deadletters/x.y/replay")]:
+        assert app_host.request(method, path).status_code == 401, path  # the function key is not enough
+
+
 def test_subscribe_requires_the_function_key(app_host, receiver):
     response = app_host.request("POST", f"/api/instances/{INSTANCE}/triggers/dataSourceRefreshFailed/subscriptions",
                                 key=None, json={"callbackUrl": receiver.callback_url(flow())})
@@ -95,7 +103,7 @@ def test_send_test_notification(app_host, receiver):
     name = flow()
     created = subscribed(app_host, receiver, "segmentThresholdCrossed", name, segmentName="HighValueCustomers",
                          threshold=10)
-    response = app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test")
+    response = app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test", key="master")
     assert response.status_code == 202
     [note] = receiver.wait_for(name)
     assert note.body["isTest"] is True and note.body["trigger"] == "segmentThresholdCrossed"
@@ -329,7 +337,7 @@ def test_receiver_down_then_back_is_delivered_later(app_host, receiver, ci_sim):
     receiver.script(name, [503, 500])
     created = subscribed(app_host, receiver, "segmentThresholdCrossed", name, segmentName="HighValueCustomers",
                          threshold=100)
-    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test")
+    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test", key="master")
     notes = receiver.wait_for(name, timeout=30)
     attempts = receiver.received(name)
     assert [n.status for n in attempts] == [503, 500, 202]
@@ -342,7 +350,7 @@ def test_410_removes_the_subscription(app_host, receiver):
     name = flow()
     receiver.script(name, [410])
     created = subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
-    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test")
+    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test", key="master")
     receiver.wait_for(name, accepted=False)
     deadline = time.monotonic() + 15
     while list_subscriptions(app_host) and time.monotonic() < deadline:
@@ -355,14 +363,15 @@ def test_repeated_404_disables_then_dead_letter_replays(app_host, receiver):
     receiver.script(name, [404, 404, 404])
     created = subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
     base = created["location"].removeprefix(app_host.base_url)
-    app_host.request("POST", base + "/test")
+    app_host.request("POST", base + "/test", key="master")
     receiver.wait_for(name, count=3, accepted=False, timeout=30)
     letters = wait_for_dead_letters(app_host)
     assert letters[0]["reason"].startswith("callback answered 404")
     [sub] = list_subscriptions(app_host)
     assert sub["enabled"] is False and sub["notFoundCount"] == 3
 
-    replay = app_host.request("POST", f"/api/instances/{INSTANCE}/deadletters/{letters[0]['deadLetterId']}/replay")
+    replay = app_host.request("POST", f"/api/instances/{INSTANCE}/deadletters/{letters[0]['deadLetterId']}/replay",
+                              key="master")
     assert replay.status_code == 202
     receiver.wait_for(name)
     [sub] = list_subscriptions(app_host)
@@ -374,14 +383,14 @@ def test_dead_letter_after_the_retry_schedule(app_host, receiver):
     name = flow()
     receiver.script(name, [503] * 10)
     created = subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
-    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test")
+    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test", key="master")
     letters = wait_for_dead_letters(app_host, timeout=40)
     assert letters[0]["attempts"] == 4 and "retries exhausted" in letters[0]["reason"]
     assert [n.status for n in receiver.received(name)] == [503] * 4
 
 
 def dead_letters(host: Any) -> list[dict]:
-    response = host.request("GET", f"/api/instances/{INSTANCE}/deadletters")
+    response = host.request("GET", f"/api/instances/{INSTANCE}/deadletters", key="master")
     assert response.status_code == 200
     return response.json()["value"]
 
@@ -421,7 +430,7 @@ def test_logs_never_show_callback_signatures(app_host, receiver):
     name = flow()
     receiver.script(name, [503])
     created = subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
-    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test")
+    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test", key="master")
     receiver.wait_for(name)
     logs = app_host.logs()
     assert "DeliverNotification" in logs and "PollInstance" in logs

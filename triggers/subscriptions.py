@@ -1,4 +1,6 @@
-"""HTTP functions of the webhook triggers: subscribe, unsubscribe, list, test, dead letters."""
+"""HTTP functions of the webhook triggers: subscribe and unsubscribe (function key, called by Power
+Automate), and for admins (master key) list subscriptions, send a test notification, list and
+replay dead letters."""
 import logging
 
 import azure.functions as func
@@ -65,14 +67,14 @@ def unsubscribe(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("ListTriggerSubscriptions")
-@bp.route(route="instances/{instanceId}/subscriptions", methods=["GET"])
+@bp.route(route="instances/{instanceId}/subscriptions", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 @_guarded
 def list_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"value": services.subscription_service().list(req.route_params["instanceId"])})
 
 
 @bp.function_name("TestTriggerSubscription")
-@bp.route(route=SUBSCRIPTION_ROUTE + "/test", methods=["POST"])
+@bp.route(route=SUBSCRIPTION_ROUTE + "/test", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 @_guarded
 def send_test(req: func.HttpRequest) -> func.HttpResponse:
     try:
@@ -85,7 +87,7 @@ def send_test(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("ListDeadLetters")
-@bp.route(route="instances/{instanceId}/deadletters", methods=["GET"])
+@bp.route(route="instances/{instanceId}/deadletters", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 @_guarded
 def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
     letters = services.dead_letters().list_for_instance(req.route_params["instanceId"].lower())
@@ -93,7 +95,8 @@ def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("ReplayDeadLetter")
-@bp.route(route="instances/{instanceId}/deadletters/{deadLetterId}/replay", methods=["POST"])
+@bp.route(route="instances/{instanceId}/deadletters/{deadLetterId}/replay", methods=["POST"],
+          auth_level=func.AuthLevel.ADMIN)
 @_guarded
 def replay_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
     try:

@@ -10,8 +10,6 @@ from .params import ENTITY, INSTANCE, TEXT_PATTERN
 from .runner import Call
 from .schemas import FREE_OBJECT, compact, obj, prop
 
-CI_PAGE_SIZE = 100
-"""CI returns at most 100 rows per data query."""
 MAX_TOP = 1000
 """Most rows one Get items call returns; it reads them from CI 100 at a time."""
 MAX_SKIP = 10_000_000
@@ -43,22 +41,11 @@ def next_link(url: str, skip: int) -> str:
 def _items(call: Call) -> dict:
     args = call.args
     top, position = args["$top"], args["$skip"]
-    rows: list[dict] = []
-    exhausted = False
-    while len(rows) < top:
-        want = min(CI_PAGE_SIZE, top - len(rows))
-        page = call.ci.query_data(call.instance_id, args["entityName"], filter=args["$filter"],
-                                  select=args["$select"], orderby=args["$orderby"], top=want, skip=position)
-        taken = page.rows[:want]
-        rows.extend(taken)
-        position += len(taken)
-        # CI may send a short page before the end; its @odata.count (when given) tells.
-        if not taken or (position >= page.count if page.count is not None else len(taken) < want):
-            exhausted = True
-            break
+    rows = list(call.ci.list_data(call.instance_id, args["entityName"], filter=args["$filter"],
+                                  select=args["$select"], orderby=args["$orderby"], skip=position, max_items=top))
     body: dict = {"value": rows}
-    if not exhausted and position < MAX_SKIP:
-        body[NEXT_LINK] = next_link(call.url, position)
+    if len(rows) == top and position + top < MAX_SKIP:
+        body[NEXT_LINK] = next_link(call.url, position + top)
     return body
 
 

@@ -18,11 +18,13 @@ HOST_PATTERN = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$")
 
 
 def build_definition(host: str = metadata.DEFAULT_HOST, *, scheme: str = "https",
-                     actions: Iterable[Action] = ACTIONS,
+                     base_path: str = metadata.BASE_PATH, actions: Iterable[Action] = ACTIONS,
                      kinds: Iterable[TriggerKind] = CATALOG.values()) -> dict[str, Any]:
-    """The Swagger 2.0 definition with ``host`` and ``scheme`` filled in."""
+    """The Swagger 2.0 definition with ``host``, ``scheme`` and ``base_path`` filled in."""
     if not HOST_PATTERN.match(host):
         raise ValueError(f"invalid connector host {host!r}")
+    if not base_path.startswith("/"):
+        raise ValueError(f"invalid connector base path {base_path!r}")
     paths: dict[str, dict[str, Any]] = trigger_paths(kinds)
     for action in actions:
         paths.setdefault(action.path, {})[action.method.lower()] = operation(action)
@@ -31,7 +33,7 @@ def build_definition(host: str = metadata.DEFAULT_HOST, *, scheme: str = "https"
         "info": {"title": metadata.TITLE, "description": metadata.DESCRIPTION, "version": metadata.VERSION,
                  "contact": dict(metadata.CONTACT)},
         "host": host,
-        "basePath": metadata.BASE_PATH,
+        "basePath": base_path,
         "schemes": [scheme],
         "consumes": ["application/json"],
         "produces": ["application/json"],
@@ -53,9 +55,12 @@ def build_definition(host: str = metadata.DEFAULT_HOST, *, scheme: str = "https"
     }
 
 
-def definition_for_url(url: str) -> dict[str, Any]:
-    """The definition as served at ``url``: that URL's host and scheme; ValueError for an odd host."""
+def definition_for_url(url: str, *, host: str | None = None, base_path: str = metadata.BASE_PATH) -> dict[str, Any]:
+    """The definition as served at ``url``: ``host`` (default: that URL's host, and its scheme) and
+    ``base_path``; ValueError for an odd host or path."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"unsupported scheme {parts.scheme!r}")
-    return build_definition(parts.netloc, scheme=parts.scheme)
+    if host:
+        return build_definition(host, scheme="https", base_path=base_path)
+    return build_definition(parts.netloc, scheme=parts.scheme, base_path=base_path)

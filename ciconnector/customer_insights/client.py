@@ -99,35 +99,41 @@ class CustomerInsightsClient:
         return _page(payload)
 
     def list_data(self, instance_id: str, entity_name: str, *, filter: str | None = None,
-                  select: str | None = None, orderby: str | None = None,
+                  select: str | None = None, orderby: str | None = None, skip: int = 0,
                   max_items: int | None = None) -> Iterator[dict]:
-        """Every row of a query, page by page (CI decides the page size, at most 100 rows).
+        """The rows of a query from row ``skip`` on, page by page, at most ``max_items`` of them.
 
-        Follows ``@odata.nextLink`` when CI sends one; otherwise advances ``$skip`` by the rows
-        received, until ``@odata.count`` rows were read or a page comes back empty.
+        With ``max_items`` each request asks ``$top`` for what is still wanted (at most 100, CI's
+        page size); without it CI picks the page size. Follows ``@odata.nextLink`` when CI sends
+        one; otherwise advances ``$skip`` until ``@odata.count`` rows were read or a page is empty.
         """
         yielded = 0
-        skip = 0
-        page = self.query_data(instance_id, entity_name, filter=filter, select=select, orderby=orderby)
+        position = skip
+
+        def fetch() -> DataPage:
+            want = None if max_items is None else min(MAX_PAGE_SIZE, max_items - yielded)
+            return self.query_data(instance_id, entity_name, filter=filter, select=select, orderby=orderby,
+                                   top=want, skip=position or None)
+
+        page = fetch()
         while True:
             for row in page.rows:
                 if max_items is not None and yielded >= max_items:
                     return
                 yield row
                 yielded += 1
-            skip += len(page.rows)
+            position += len(page.rows)
+            if max_items is not None and yielded >= max_items:
+                return
             if page.next_link:
                 if not self._transport.same_origin(page.next_link):
                     raise UnexpectedResponseError("'@odata.nextLink' points at another host",
                                                   field="@odata.nextLink")
                 page = _page(self._transport.request("GET", page.next_link))
                 continue
-            if not page.rows or (page.count is not None and skip >= page.count):
+            if not page.rows or (page.count is not None and position >= page.count):
                 return
-            if max_items is not None and yielded >= max_items:
-                return
-            page = self.query_data(instance_id, entity_name, filter=filter, select=select, orderby=orderby,
-                                   skip=skip)
+            page = fetch()
 
     def create_item(self, instance_id: str, entity_name: str, item: dict) -> Any:
         """Create a row (Preview in CI); returns CI's ``CreatedResult``/``AcceptedResult``."""

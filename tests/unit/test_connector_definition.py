@@ -134,3 +134,12 @@ def test_paths_use_only_allowed_characters(definition):
     for path in definition["paths"]:
         assert re.fullmatch(r"(/[A-Za-z0-9\-]+|/\{[A-Za-z]+\})+", path), path
     assert len(json.dumps(definition)) < 1024 * 1024
+
+
+def test_served_definition_takes_host_and_base_path_from_settings():
+    served = definition_for_url("http://127.0.0.1:7071/api/connector/apiDefinition.swagger.json")
+    assert (served["host"], served["basePath"], served["schemes"]) == ("127.0.0.1:7071", "/api", ["http"])
+    fronted = definition_for_url("http://10.0.0.4/api/connector/apiDefinition.swagger.json",
+                                 host="ci-connector.contoso.com", base_path="/ci/api")
+    assert (fronted["host"], fronted["basePath"], fronted["schemes"]) == ("ci-connector.contoso.com", "/ci/api",
+                                                                          ["https"])

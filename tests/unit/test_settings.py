@@ -10,7 +10,7 @@ def test_defaults():
     assert s.ci.scope == DEFAULT_CI_SCOPE == "https://api.ci.ai.microsoft.com/.default"
     assert s.ci.workflow_path == "workflows" and s.ci.workflow_name == "main"
     assert s.ci.effective_authority == "https://login.microsoftonline.com/organizations"
-    assert s.poll_schedule == "0 */1 * * * *"
+    assert s.connector_host is None and s.connector_base_path == "/api"
     assert s.instance_ids == () and not s.ci.is_configured
 
 
