@@ -20,7 +20,7 @@ from .webhooks.subscriptions import SubscriptionService
 
 
 LEASE_MARGIN_SECONDS = 30.0
-"""Poll lease beyond the worst CI call (default 4 × 30 s + 60 s + 30 s = 210 s), renewed per fetch."""
+"""Poll lease beyond twice the worst CI call (default 2 × (4 × 30 s + 60 s) + 30 s = 390 s)."""
 
 
 @lru_cache(maxsize=1)
@@ -63,7 +63,7 @@ def subscription_service() -> SubscriptionService:
 @lru_cache(maxsize=1)
 def poller() -> Poller:
     return Poller(ci=ci_client(), subscriptions=SubscriptionStore(tables()), watch=WatchStore(tables()),
-                  queues=queues(), lease_seconds=settings().ci.worst_call_seconds + LEASE_MARGIN_SECONDS)
+                  queues=queues(), lease_seconds=2 * settings().ci.worst_call_seconds + LEASE_MARGIN_SECONDS)
 
 
 @lru_cache(maxsize=1)

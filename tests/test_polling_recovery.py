@@ -3,6 +3,7 @@ the local host delivers: a crash between enqueue and state commit loses and repe
 and the instance allowlist is enforced by the subscription service."""
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
@@ -134,3 +135,26 @@ def test_instance_allowlist_refuses_other_instances(app_env, receiver):
     assert p["subscriptions"].list_for_instance(INSTANCE) == []
     allowed = service(p, instance_allowlist=[INSTANCE.upper()])
     assert allowed.subscribe(SubscribeRequest(INSTANCE, "dataSourceRefreshFailed", body, "application/json"))
+
+
+def test_a_slow_poll_renews_its_lease_and_a_lost_lease_stops_the_cycle(app_env, receiver, ci_sim):
+    p = parts(app_env)
+    subscribe(service(p), receiver, "slow", threshold=100)
+    ticks = iter(range(0, 10_000, 70))  # every clock reading is 70 s later: half a 120 s lease is gone
+
+    def clock() -> datetime:
+        return datetime.now(timezone.utc) + timedelta(seconds=next(ticks))
+
+    slow = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
+                  queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS, clock=clock)
+    assert slow.poll(INSTANCE).committed
+
+    # a concurrent writer changes the watch row while the poll waits on a slow CI answer
+    ci_sim.control.add_fault(r"/manage/segments$", delay_seconds=2, times=1)
+    watch = p["watch"]
+    intruder = threading.Timer(0.5, lambda: watch.commit(watch.load(INSTANCE), watch.load(INSTANCE).state))
+    intruder.start()
+    try:
+        assert slow.poll(INSTANCE).skipped == "lease lost during the poll"
+    finally:
+        intruder.join()

@@ -9,6 +9,7 @@ from azure.core.exceptions import AzureError
 from actions.responses import json_response
 from ciconnector import services
 from ciconnector.actions.errors import from_ci_error
+from ciconnector.connector.triggers import SUBSCRIBE_ROUTE, UNSUBSCRIBE_OPERATION, UNSUBSCRIBE_ROUTE
 from ciconnector.customer_insights import CustomerInsightsError
 from ciconnector.storage.subscriptions import SubscriptionNotFoundError
 from ciconnector.triggers import SubscriptionValidationError
@@ -17,8 +18,7 @@ from ciconnector.webhooks.subscriptions import SubscribeRequest, describe
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
 
-SUBSCRIBE_ROUTE = "instances/{instanceId}/triggers/{triggerKind}/subscriptions"
-SUBSCRIPTION_ROUTE = "instances/{instanceId}/subscriptions/{subscriptionId}"
+SUBSCRIPTION_ROUTE = UNSUBSCRIBE_ROUTE
 
 
 def _guarded(handler):
@@ -42,11 +42,11 @@ def _guarded(handler):
 def _unsubscribe_url(req: func.HttpRequest, instance_id: str, subscription_id: str) -> str:
     """Absolute URL of the subscription on the host the request came to."""
     base = req.url.split("/api/", 1)[0]
-    return f"{base}/api/instances/{instance_id}/subscriptions/{subscription_id}"
+    return f"{base}/api/" + UNSUBSCRIBE_ROUTE.format(instanceId=instance_id, subscriptionId=subscription_id)
 
 
 @bp.function_name("SubscribeTrigger")
-@bp.route(route=SUBSCRIBE_ROUTE, methods=["POST"])
+@bp.route(route=SUBSCRIBE_ROUTE % "{triggerKind}", methods=["POST"])
 @_guarded
 def subscribe(req: func.HttpRequest) -> func.HttpResponse:
     subscription = services.subscription_service().subscribe(SubscribeRequest(
@@ -58,7 +58,7 @@ def subscribe(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(describe(subscription), status=201, headers={"Location": location})
 
 
-@bp.function_name("DeleteTriggerSubscription")
+@bp.function_name(UNSUBSCRIBE_OPERATION)
 @bp.route(route=SUBSCRIPTION_ROUTE, methods=["DELETE"])
 @_guarded
 def unsubscribe(req: func.HttpRequest) -> func.HttpResponse:

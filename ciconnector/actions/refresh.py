@@ -43,7 +43,7 @@ START_REFRESH = Action(
     params=(
         INSTANCE,
         Param("scope", "query", "string", "Scope", "What to refresh: full, dataSource, segments or measures.",
-              required=True, default="full", enum=tuple(OPERATION_TYPES)),
+              default="full", enum=tuple(OPERATION_TYPES)),
         Param("dataSourceId", "query", "string", "Data Source",
               "The data source to refresh; only with the dataSource scope.",
               pattern=GUID_PATTERN, format="uuid", picker=DATA_SOURCE_PICKER),

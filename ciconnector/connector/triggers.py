@@ -16,11 +16,12 @@ from ciconnector.actions import Param, Picker
 from ciconnector.actions.params import (DATA_SOURCE_PICKER, GUID_PATTERN, INSTANCE, SCALAR_MEASURE_PICKER,
                                         SEGMENT_PICKER)
 from ciconnector.triggers import TriggerKind
+from ciconnector.triggers.callback import CALLBACK_URL_FIELD
 from ciconnector.triggers.parameters import INSTANCE_ID, Parameter
 
 from .operations import ERROR_RESPONSES, parameter, picker_extensions
 
-CALLBACK_FIELD = "callbackUrl"
+CALLBACK_FIELD = CALLBACK_URL_FIELD
 SUBSCRIBE_ROUTE = "instances/{instanceId}/triggers/%s/subscriptions"
 UNSUBSCRIBE_ROUTE = "instances/{instanceId}/subscriptions/{subscriptionId}"
 UNSUBSCRIBE_OPERATION = "DeleteTriggerSubscription"

@@ -49,8 +49,9 @@ class Poller:
     def __init__(self, *, ci: CustomerInsightsClient, subscriptions: SubscriptionStore, watch: WatchStore,
                  queues: QueueSender, lease_seconds: float,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
-        """``lease_seconds`` must exceed the worst time of one CI list fetch (retries included): the
-        lease is renewed after each fetch, and a crashed poller's instance waits that long."""
+        """``lease_seconds`` must exceed twice the worst time of one CI list fetch (retries included):
+        the lease is renewed between fetches once half of it is used, and a crashed poller's
+        instance waits that long."""
         self._ci = ci
         self._lease_seconds = lease_seconds
         self._subscriptions = subscriptions
@@ -100,8 +101,9 @@ class Poller:
 
     def _observe(self, lease: WatchRecord, resources: frozenset[str]
                  ) -> tuple[WatchRecord, Snapshot, tuple[str, ...], tuple[str, ...]] | None:
-        """Fetch each needed CI list once, renewing the lease after each; a failed fetch leaves its
-        list None (no events, state kept). None when the lease was lost."""
+        """Fetch each needed CI list once, renewing the lease once half of it is used up (slow or
+        retried CI calls); a failed fetch leaves its list None (no events, state kept). None when
+        the lease was lost."""
         instance_id = lease.instance_id
         fetchers = {
             "dataSources": lambda: self._ci.list_data_sources(instance_id),
@@ -121,10 +123,12 @@ class Poller:
                 failed.append(resource)
                 logger.warning("poll of instance %s could not fetch %s: %s", instance_id, resource,
                                type(exc).__name__)
-            lease = self._watch.renew_lease(lease, seconds=self._lease_seconds, now=self._clock())
-            if lease is None:
-                logger.warning("poll of instance %s lost its lease; another poller took over", instance_id)
-                return None
+            now = self._clock()
+            if lease.lease_until is not None and (lease.lease_until - now).total_seconds() < self._lease_seconds / 2:
+                lease = self._watch.renew_lease(lease, seconds=self._lease_seconds, now=now)
+                if lease is None:
+                    logger.warning("poll of instance %s lost its lease; another poller took over", instance_id)
+                    return None
         snapshot = Snapshot(instance_id, self._clock(), data_sources=lists.get("dataSources"),
                             jobs=lists.get("jobs"), segments=lists.get("segments"), measures=lists.get("measures"))
         return lease, snapshot, tuple(fetched), tuple(failed)

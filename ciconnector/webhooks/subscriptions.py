@@ -22,7 +22,7 @@ from ..redaction import redact_url
 from ..triggers import (CATALOG, SubscriptionValidationError, TriggerKind, check_callback_url,
                         ensure_scalar_measure, validate_subscription)
 from ..triggers.callback import CALLBACK_URL_FIELD
-from ..triggers.parameters import DATA_SOURCE_ID, INSTANCE_ID, MEASURE_NAME, SEGMENT_NAME
+from ..triggers.parameters import INSTANCE_ID
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -102,21 +102,25 @@ class SubscriptionService:
             raise parameter.not_found(instance_id) from None
 
     def _check_resources(self, kind: TriggerKind, instance_id: str, parameters: Mapping[str, Any]) -> None:
-        if parameters.get(DATA_SOURCE_ID):
-            wanted = parameters[DATA_SOURCE_ID]
-            if not any(ds.data_source_id == wanted for ds in self._ci.list_data_sources(instance_id)):
-                raise kind.parameter(DATA_SOURCE_ID).not_found(wanted)
-        if parameters.get(SEGMENT_NAME):
-            wanted = parameters[SEGMENT_NAME]
-            if not any(s.name == wanted for s in self._ci.list_segments(instance_id)):
-                raise kind.parameter(SEGMENT_NAME).not_found(wanted)
-        if parameters.get(MEASURE_NAME):
-            wanted = parameters[MEASURE_NAME]
-            try:
-                measure = self._ci.get_measure(instance_id, wanted)
-            except NotFoundError:
-                raise kind.parameter(MEASURE_NAME).not_found(wanted) from None
-            ensure_scalar_measure(measure)
+        """Every parameter the catalog marks as naming a CI resource must name one that exists."""
+        exists = {
+            "dataSource": lambda value: any(d.data_source_id == value for d in self._ci.list_data_sources(instance_id)),
+            "segment": lambda value: any(s.name == value for s in self._ci.list_segments(instance_id)),
+            "measure": lambda value: self._scalar_measure_exists(instance_id, value),
+        }
+        for name, resource in kind.resource_parameters.items():
+            value = parameters.get(name)
+            if value and resource in exists and not exists[resource](value):
+                raise kind.parameter(name).not_found(value)
+
+    def _scalar_measure_exists(self, instance_id: str, name: str) -> bool:
+        """Whether the measure exists; raises ``MeasureNotScalar`` for one with dimensions."""
+        try:
+            measure = self._ci.get_measure(instance_id, name)
+        except NotFoundError:
+            return False
+        ensure_scalar_measure(measure)
+        return True
 
 
 def describe(subscription: Subscription) -> dict[str, Any]:
