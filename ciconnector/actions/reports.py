@@ -11,8 +11,9 @@ from .params import INSTANCE
 from .runner import Call
 from .schemas import compact, iso, obj, prop, timestamp
 
-OUTCOMES = ("succeeded", "failed", "running", "canceled", "other")
+OUTCOMES = ("succeeded", "failed", "running", "canceled", "skipped", "other")
 _OUTCOME_OF = {
+    "skipped": "skipped",
     **dict.fromkeys(("updated", "successful", "completedsuccess", "completed"), "succeeded"),
     **dict.fromkeys(("updatefailed", "failed", "timedout", "completedfailure"), "failed"),
     **dict.fromkeys(("updating", "running", "queued", "needsupdate", "validating"), "running"),

@@ -5,8 +5,10 @@ types, so :func:`compact` drops ``None`` values before a body is sent.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
+
+from ciconnector.triggers import events
 
 
 def prop(type_: str, summary: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -43,7 +45,4 @@ def compact(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def iso(moment: datetime | None) -> str | None:
     """RFC 3339 text of ``moment`` in UTC with a ``Z`` suffix (naive values are taken as UTC), or None."""
-    if moment is None:
-        return None
-    aware = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-    return aware.isoformat().replace("+00:00", "Z")
+    return None if moment is None else events.iso(moment)
