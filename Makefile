@@ -1,12 +1,12 @@
 # Two entry points: `make run` (local stack) and `make test` (the whole suite). Both set up everything first.
-PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
 .PHONY: run test bench setup clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { rm -rf $(VENV); \
+	  interpreter=$$(dev/bin/find-python) && echo "Python 3.13: $$interpreter" && $$interpreter -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@

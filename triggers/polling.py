@@ -1,6 +1,7 @@
 """Poll timer (one poll message per watched instance) and the poll queue function."""
 import json
 import logging
+import typing  # the worker rejects func.Out[list[str]]: typing.List is what it accepts
 
 import azure.functions as func
 
@@ -14,7 +15,7 @@ logger = logging.getLogger(__name__)
 @bp.function_name("SchedulePolls")
 @bp.timer_trigger(arg_name="timer", schedule="%POLL_SCHEDULE%")
 @bp.queue_output(arg_name="polls", queue_name=POLL_QUEUE, connection="AzureWebJobsStorage")
-def schedule_polls(timer: func.TimerRequest, polls: func.Out[list[str]]) -> None:
+def schedule_polls(timer: func.TimerRequest, polls: func.Out[typing.List[str]]) -> None:
     messages = services.poller().plan()
     if messages:
         polls.set(messages)
