@@ -27,7 +27,7 @@ def _guarded(handler):
         try:
             return handler(req)
         except SubscriptionValidationError as exc:
-            return json_response(exc.to_dict(), status=400)
+            return json_response(exc.to_dict(), status=exc.status)
         except CustomerInsightsError as exc:
             error = from_ci_error(exc)
             return json_response(error.to_json(), status=error.status, headers=error.headers)

@@ -5,16 +5,21 @@ HTTP answer and the connector definition cannot disagree. Failures are 400s nami
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..request_body import BodyError, read_json
 from .errors import ActionError, bad_input
 from .model import Action, Param
 
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest action body accepted (413 beyond): a CI item is a few kilobytes; 1 MiB leaves room
+for wide entities without letting a flow push megabytes through to CI."""
+DOT_SEGMENTS = frozenset({".", ".."})
+"""Path values that would rewrite the CI URL (``…/data/Customer/..``) instead of naming a resource."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ def _scalar(param: Param, raw: str | None) -> Any:
         if param.required:
             raise bad_input("MissingParameter", f"Parameter '{param.name}' is required.", param.name)
         return param.default
+    if param.location == "path" and raw in DOT_SEGMENTS:
+        raise bad_input("InvalidParameter", f"Parameter '{param.name}' must not be '.' or '..'.", param.name)
     value = _CONVERTERS[param.type](param, raw)
     if param.enum is not None:
         match = next((e for e in param.enum if e.casefold() == value.casefold()), None)
@@ -108,13 +115,10 @@ def _body(param: Param, request: RawRequest) -> Any:
         if param.required:
             raise bad_input("MissingBody", "A JSON request body is required.", param.name)
         return param.default
-    media_type = request.content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise bad_input("UnsupportedContentType", "The request body must be sent as application/json.", param.name)
     try:
-        value = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_input("InvalidJson", "The request body is not valid JSON.", param.name) from None
+        value = read_json(request.body, request.content_type, max_bytes=MAX_BODY_BYTES)
+    except BodyError as exc:
+        raise ActionError(exc.status, exc.code, exc.message, field=param.name) from None
     problem = body_problem(param.schema or {}, value)
     if problem is not None:
         raise ActionError(400, "InvalidBody", f"Invalid request body: {problem}", field=param.name)

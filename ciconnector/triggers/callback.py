@@ -85,16 +85,22 @@ def check_callback_url(url: Any, *, allowed_hosts: Iterable[str] = (),
     """Apply the callback URL rule; raises :class:`CallbackUrlError`."""
     if not isinstance(url, str) or not url:
         raise CallbackUrlError("MissingCallbackUrl", "The callback URL is required.")
-    if len(url.encode("utf-8")) > MAX_CALLBACK_URL_BYTES:
+    try:
+        size = len(url.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: not text any HTTP client can send
+        raise CallbackUrlError("InvalidCallbackUrl", "The callback URL is not valid Unicode.") from None
+    if size > MAX_CALLBACK_URL_BYTES:
         raise CallbackUrlError("CallbackUrlTooLong",
                                f"The callback URL must be at most {MAX_CALLBACK_URL_BYTES} bytes.")
     if _WHITESPACE_OR_CONTROL.search(url):
         raise CallbackUrlError("InvalidCallbackUrl", "The callback URL must not contain spaces or control characters.")
     try:
         parts = urlsplit(url)
-        port = parts.port or DEFAULT_HTTPS_PORT
+        port = DEFAULT_HTTPS_PORT if parts.port is None else parts.port
     except ValueError:
         raise CallbackUrlError("InvalidCallbackUrl", "The callback URL is not a valid URL.") from None
+    if port == 0:  # urlsplit accepts it; no server listens there and a connect would pick any port
+        raise CallbackUrlError("InvalidCallbackUrl", "The callback URL's port must be between 1 and 65535.")
     if parts.scheme.lower() != "https":
         raise CallbackUrlError("CallbackUrlNotHttps", "The callback URL must use https.")
     if "@" in parts.netloc:

@@ -27,6 +27,9 @@ INCLUDE_ON_DEMAND = "includeOnDemand"
 """Parameter names used in subscribe bodies and in the normalized parameters detection reads."""
 
 MAX_NAME_LENGTH = 256
+MAX_ABS_NUMBER = 2 ** 53
+"""Largest threshold magnitude: beyond it a double (CI's measure values, Power Automate's numbers)
+no longer holds every whole number, and far beyond it ``float()`` overflows."""
 """Longest segment or measure name accepted (CI names are short identifiers)."""
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -39,10 +42,12 @@ class SubscriptionValidationError(ValueError):
         code: stable PascalCase error code, e.g. ``MissingParameter``.
         message: English sentence for the flow maker.
         field: name of the offending parameter or body field.
+        status: the HTTP status, 400 unless the body is too large (413).
     """
 
-    def __init__(self, code: str, message: str, field: str):
+    def __init__(self, code: str, message: str, field: str, *, status: int = 400):
         super().__init__(message)
+        self.status = status
         self.code = code
         self.message = message
         self.field = field
@@ -128,8 +133,11 @@ class Parameter:
                 raw = float(raw.strip())
             except ValueError:
                 raise self._error("InvalidParameterType", f"Parameter '{self.name}' must be a number.") from None
-        if not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        if not isinstance(raw, (int, float)) or (isinstance(raw, float) and not math.isfinite(raw)):
             raise self._error("InvalidParameterType", f"Parameter '{self.name}' must be a finite number.")
+        if abs(raw) > MAX_ABS_NUMBER:
+            raise self._error("ParameterOutOfRange",
+                              f"Parameter '{self.name}' must be between -{MAX_ABS_NUMBER} and {MAX_ABS_NUMBER}.")
         return int(raw) if isinstance(raw, float) and raw.is_integer() else raw
 
     def _integer(self, raw: Any) -> int:

@@ -6,7 +6,6 @@ instance, data source, segment or measure exists (and that a measure is scalar).
 """
 from __future__ import annotations
 
-import json
 import socket
 import uuid
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from ..storage.queues import DELIVERY_QUEUE, QueueSender
 from ..storage.subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionStore
 from ..storage.watch import WatchStore
 from ..redaction import redact_url
+from ..request_body import BodyError, read_json
 from ..triggers import (CATALOG, SubscriptionValidationError, TriggerKind, check_callback_url,
                         ensure_scalar_measure, validate_subscription)
 from ..triggers.callback import CALLBACK_URL_FIELD
@@ -137,16 +137,10 @@ def _is_key(value: str) -> bool:
 
 
 def _json_body(body: bytes, content_type: str) -> dict[str, Any]:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise SubscriptionValidationError("UnsupportedContentType", "The body must be JSON (application/json).",
-                                          "body")
-    if len(body) > MAX_BODY_BYTES:
-        raise SubscriptionValidationError("BodyTooLarge", f"The body must be at most {MAX_BODY_BYTES} bytes.", "body")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise SubscriptionValidationError("InvalidJson", "The body is not valid JSON.", "body") from None
+        data = read_json(body, content_type, max_bytes=MAX_BODY_BYTES)
+    except BodyError as exc:
+        raise SubscriptionValidationError(exc.code, exc.message, "body", status=exc.status) from None
     if not isinstance(data, dict):
         raise SubscriptionValidationError("InvalidJson", "The body must be a JSON object.", "body")
     return data
