@@ -106,7 +106,8 @@ def delivery_throughput(env: dict[str, str], receiver: Any, count: int) -> None:
                             ca_bundle=settings.callback_ca_bundle)
     deliverer = Deliverer(subscriptions=subs, deliveries=DeliveryStore(tables), dead_letters=DeadLetterStore(tables),
                           queues=QueueSender(settings.storage_connection), sender=sender,
-                          schedule=RetrySchedule((5.0,)), disable_after_not_found=3, send_timeout=10)
+                          schedule=RetrySchedule((5.0,)), disable_after_not_found=3, send_timeout=10,
+                          watch=WatchStore(tables))
     subscription = Subscription(uuid.uuid4().hex, SAMPLE_INSTANCE_ID, "dataSourceRefreshFailed", {},
                                 receiver.callback_url("throughput"), datetime.now(timezone.utc))
     subs.add(subscription)

@@ -74,7 +74,8 @@ def deliverer() -> Deliverer:
                      sender=CallbackSender(timeout=s.delivery_timeout_seconds, allowed_hosts=s.callback_allowed_hosts,
                                            ca_bundle=s.callback_ca_bundle),
                      schedule=RetrySchedule(s.delivery_retry_schedule),
-                     disable_after_not_found=s.disable_after_not_found, send_timeout=s.delivery_timeout_seconds)
+                     disable_after_not_found=s.disable_after_not_found, send_timeout=s.delivery_timeout_seconds,
+                     watch=WatchStore(tables()))
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ from ..storage.deliveries import (DEAD, DELIVERED, DROPPED, RETRYING, DeadLetter
                                   DeliveryInProgressError, DeliveryRecord, DeliveryStore)
 from ..storage.queues import DELIVERY_QUEUE, QueueSender
 from ..storage.subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionStore
+from ..storage.watch import WatchStore
 from .message import DeliveryMessage
 from .schedule import RetrySchedule
 from .sender import CallbackAnswer, CallbackSender
@@ -46,8 +47,9 @@ class Deliverer:
 
     def __init__(self, *, subscriptions: SubscriptionStore, deliveries: DeliveryStore, dead_letters: DeadLetterStore,
                  queues: QueueSender, sender: CallbackSender, schedule: RetrySchedule, disable_after_not_found: int,
-                 send_timeout: float):
+                 send_timeout: float, watch: WatchStore):
         self._subscriptions = subscriptions
+        self._watch = watch
         self._deliveries = deliveries
         self._dead_letters = dead_letters
         self._queues = queues
@@ -134,12 +136,15 @@ class Deliverer:
         return DeliveryOutcome(DEAD, code)
 
     def replay(self, instance_id: str, dead_letter_id: str) -> DeliveryMessage:
-        """Send a dead letter again from scratch (re-enabling its subscription); raises ``LookupError``."""
+        """Send a dead letter again from scratch (re-enabling and re-watching its subscription); raises ``LookupError``."""
         letter = self._dead_letters.get(instance_id, dead_letter_id)
         try:
             subscription = self._subscriptions.get(letter.instance_id, letter.subscription_id)
         except SubscriptionNotFoundError:
             raise LookupError(f"subscription {letter.subscription_id} no longer exists") from None
+        # watched first, as subscribe does: a poll that saw only disabled subscriptions may have
+        # unwatched the instance, and a re-enabled subscription must be polled again
+        self._watch.watch(letter.instance_id)
         if not subscription.enabled or subscription.not_found_count:
             self._update_subscription(subscription, lambda s: replace(s, enabled=True, not_found_count=0))
         message = DeliveryMessage(letter.instance_id, letter.subscription_id, letter.event_id, letter.notification)
