@@ -32,7 +32,11 @@ def test_readiness_line_lists_functions_and_keys(host: FuncHostProcess) -> None:
     functions = {f["name"]: f for f in host.info["functions"]}
     assert functions["item"] == {"name": "item", "trigger": "httpTrigger", "disabled": False,
                                  "route": "items/{id:int}", "methods": ["GET", "POST"],
-                                 "authLevel": "function"}
+                                 "authLevel": "function", "bindings": [
+                                     {"direction": "IN", "type": "httpTrigger", "name": "req",
+                                      "methods": ["GET", "POST"], "route": "items/{id:int}",
+                                      "authLevel": "FUNCTION"},
+                                     {"direction": "OUT", "type": "http", "name": "$return"}]}
     assert functions["tick"]["schedule"] == "%SAMPLE_SCHEDULE%"
     assert functions["work"]["queue"] == "%SAMPLE_IN_QUEUE%"
 

@@ -1,130 +1,125 @@
-"""Conversions between trigger data, Python parameters and output values (Python worker rules)."""
+"""The host's half of the bindings: trigger data as the Functions host sends it, outputs as it reads them.
+
+Trigger values leave here as the messages the Functions host sends to the worker (``TypedData``
+and trigger metadata); the worker library turns them into ``func.HttpRequest``,
+``func.QueueMessage`` and ``func.TimerRequest`` (worker.py). Output values come back as the
+worker encoded them (its Datums); this module turns them into what the host does with them: an
+HTTP response or queue messages.
+"""
 from __future__ import annotations
 
-import collections.abc
-import threading
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-import azure.functions as func
-from azure.functions.queue import QueueMessage
+from azure_functions_runtime.bindings.datumdef import Datum
+from werkzeug.wrappers import Request
+
+from .worker import to_typed_data
+from .worker_messages import RpcHttp, TypedData
 
 
-class Out(func.Out[Any]):
-    """The object passed for an output binding parameter."""
+@dataclass(frozen=True)
+class TriggerInput:
+    """A trigger value and its trigger metadata, as the host puts them in an InvocationRequest."""
 
-    def __init__(self) -> None:
-        self._value: Any = None
-
-    def set(self, val: Any) -> None:
-        """Set the output value."""
-        self._value = val
-
-    def get(self) -> Any:
-        """The output value (None when never set)."""
-        return self._value
+    data: TypedData
+    metadata: dict[str, TypedData] = field(default_factory=dict)
 
 
-class _TraceContext(func._abc.TraceContext):
-    trace_parent, trace_state, attributes = "", "", {}
+def http_input(request: Request, route_params: dict[str, str]) -> TriggerInput:
+    """An HTTP request as ``RpcHttp``: repeated headers and query values joined by commas, raw body.
+
+    No trigger metadata: the worker declares ``RpcHttpTriggerMetadataRemoved``.
+    """
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    query = {key: ",".join(request.args.getlist(key)) for key in request.args}
+    return TriggerInput(TypedData(http=RpcHttp(method=request.method, url=request.url, headers=headers,
+                                               body=TypedData(bytes=request.get_data()),
+                                               params=dict(route_params), query=query)))
 
 
-class _RetryContext(func._abc.RetryContext):
-    retry_count, max_retry_count, exception = 0, 0, None  # type: ignore[assignment]
+def _json(value: Any) -> TypedData:
+    return TypedData(json=json.dumps(value))
 
 
-class InvocationContext(func.Context):
-    """``context`` parameter: invocation id, function name and directory."""
-
-    _local = threading.local()
-
-    def __init__(self, invocation_id: str, function_name: str, function_directory: str) -> None:
-        self._invocation_id = invocation_id
-        self._function_name = function_name
-        self._function_directory = function_directory
-
-    @property
-    def invocation_id(self) -> str:
-        """Invocation id (a UUID)."""
-        return self._invocation_id
-
-    @property
-    def thread_local_storage(self) -> Any:
-        """Thread-local storage shared by invocations on the thread."""
-        return self._local
-
-    @property
-    def function_name(self) -> str:
-        """Function name."""
-        return self._function_name
-
-    @property
-    def function_directory(self) -> str:
-        """The app root."""
-        return self._function_directory
-
-    @property
-    def trace_context(self) -> func._abc.TraceContext:
-        """An empty trace context."""
-        return _TraceContext()
-
-    @property
-    def retry_context(self) -> func._abc.RetryContext:
-        """An empty retry context."""
-        return _RetryContext()
+def _time(moment: datetime | None) -> TypedData | None:
+    return None if moment is None else _json(moment.isoformat())
 
 
-def queue_argument(message: QueueMessage, annotation: Any) -> Any:
-    """A queue trigger value for a parameter annotated with ``annotation``."""
-    if annotation is str:
-        return message.get_body().decode("utf-8")
-    if annotation is bytes:
-        return message.get_body()
-    return message
+def queue_input(*, id: str, body: bytes, dequeue_count: int, insertion_time: datetime | None,
+                expiration_time: datetime | None, next_visible_time: datetime | None,
+                pop_receipt: str | None) -> TriggerInput:
+    """A queue message: its text (bytes when not UTF-8) and the queue trigger's metadata.
+
+    Strings travel as ``string``, the dequeue count and times as JSON, as the host serializes them.
+    """
+    try:
+        data = TypedData(string=body.decode("utf-8"))
+    except UnicodeDecodeError:
+        data = TypedData(bytes=body)
+    metadata = {"Id": TypedData(string=id), "DequeueCount": _json(dequeue_count),
+                "InsertionTime": _time(insertion_time), "ExpirationTime": _time(expiration_time),
+                "NextVisibleTime": _time(next_visible_time),
+                "PopReceipt": None if pop_receipt is None else TypedData(string=pop_receipt)}
+    return TriggerInput(data, {key: value for key, value in metadata.items() if value is not None})
+
+
+def timer_input(*, past_due: bool, schedule_status: dict[str, str] | None) -> TriggerInput:
+    """A timer firing: the host's JSON (``Schedule``, ``ScheduleStatus`` or null, ``IsPastDue``)."""
+    return TriggerInput(_json({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": schedule_status,
+                               "IsPastDue": past_due}))
 
 
 @dataclass(frozen=True)
 class HttpResult:
-    """What an HTTP output value becomes on the wire."""
+    """What an HTTP output becomes on the wire."""
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
 
 
-def http_result(value: Any) -> HttpResult:
-    """An HTTP output value (HttpResponse, str, None) as status, headers and body."""
-    if value is None:
+def http_result(datum: Datum | None) -> HttpResult:
+    """The response for the worker's encoding of an HTTP output (an unset output: empty 204).
+
+    Read from the worker's ``http`` Datum itself rather than its ``RpcHttp``, so cookies need no
+    cookie messages: each ``Set-Cookie`` the function set is written back as a header.
+    """
+    if datum is None:
         return HttpResult(204, [], b"")
-    if isinstance(value, str):
-        return HttpResult(200, [("Content-Type", "text/plain; charset=utf-8")], value.encode("utf-8"))
-    if not isinstance(value, func.HttpResponse):
-        raise TypeError(f"HTTP output must be an azure.functions.HttpResponse or str, not "
-                        f"{type(value).__name__}")
-    headers = list(value.headers.items())  # werkzeug Headers: repeated names (Set-Cookie) kept
-    if not any(name.lower() == "content-type" for name, _ in headers):
-        mimetype = value.mimetype
-        headers.append(("Content-Type", f"{mimetype}; charset={value.charset}"
-                        if mimetype.startswith("text/") else mimetype))
-    return HttpResult(value.status_code, headers, value.get_body() or b"")
+    if datum.type == "string":
+        return HttpResult(200, [("Content-Type", "text/plain; charset=utf-8")], datum.value.encode("utf-8"))
+    value = datum.value
+    headers = [(name, header.value) for name, header in value["headers"].items()]
+    for cookie in value.get("cookies") or []:
+        headers.extend(("Set-Cookie", morsel.OutputString()) for morsel in cookie.values())
+    return HttpResult(int(value["status_code"].value), headers, value["body"].value or b"")
 
 
-def queue_bodies(value: Any) -> list[bytes]:
-    """The messages a queue output value stands for (str, bytes, QueueMessage or a list)."""
-    if value is None:
+def _message_body(item: Any) -> bytes:
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    if isinstance(item, dict) and isinstance(item.get("body"), str):  # a func.QueueMessage
+        return item["body"].encode("utf-8")
+    return json.dumps(item).encode("utf-8")
+
+
+def queue_bodies(datum: Datum | None) -> list[bytes]:
+    """The messages for the worker's encoding of a queue output (a JSON array: one message each)."""
+    if datum is None:
         return []
-    if isinstance(value, str):
-        return [value.encode("utf-8")]
-    if isinstance(value, bytes):
-        return [value]
-    if isinstance(value, func.QueueMessage):
-        return [value.get_body()]
-    if isinstance(value, collections.abc.Iterable) and not isinstance(value, collections.abc.Mapping):
-        bodies: list[bytes] = []
-        for item in value:
-            if not isinstance(item, (str, func.QueueMessage)):
-                raise TypeError(f"invalid data type in output queue message list: {type(item).__name__}")
-            bodies.extend(queue_bodies(item))
-        return bodies
-    raise TypeError(f"queue output must be str, bytes, QueueMessage or a list of them, not "
-                    f"{type(value).__name__}")
+    typed = to_typed_data(datum)
+    kind = typed.WhichOneof("data") if typed is not None else None
+    if kind is None:
+        return []
+    if kind == "bytes":
+        return [typed.bytes]
+    if kind == "json":
+        value = json.loads(typed.json)
+        return [_message_body(item) for item in value] if isinstance(value, list) else [_message_body(value)]
+    return [str(getattr(typed, kind)).encode("utf-8")]

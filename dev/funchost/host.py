@@ -9,12 +9,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from azure.functions.queue import QueueMessage
-from azure.functions.timer import TimerRequest
-
-from .bindings import queue_argument
+from .bindings import queue_input, timer_input
 from .errors import HostError
-from .functions import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, index_app, load_app
+from .functions import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, index_app
 from .hostconfig import HostConfig
 from .http_server import FunctionsApp, HttpServer
 from .invocation import InvocationResult, Invoker
@@ -67,14 +64,16 @@ class FunctionHost:
 
     def _start(self) -> None:
         settings_file, local = read_local_settings(self.root)
-        values = build_settings(local.get("Values") or {}, os.environ, self.overrides)
+        # the worker finds the app through PYTHON_SCRIPT_FILE_NAME (and names it in its errors)
+        overrides = {**self.overrides, "PYTHON_SCRIPT_FILE_NAME": f"{self.app_module}.py"}
+        values = build_settings(local.get("Values") or {}, os.environ, overrides)
         self._restore_env = apply_to_environ(values)
         log.info("Settings: %s", settings_file or "no local settings file")
         config = HostConfig.load(self.root)
-        self.specs = self._select(index_app(load_app(self.root, self.app_module)), config)
+        self.specs = self._select(index_app(self.root, self.app_module), config)
         self.keys = Keys.from_settings(os.environ)
         store = QueueStore(config.queues.message_encoding)
-        self._invoker = Invoker(self.specs, self.root, store)
+        self._invoker = Invoker(self.specs, store)
         timers = self._build_timers()
         self._listeners = [QueueListener(spec, store, config.queues, self._invoker.invoke)
                            for spec in self.specs if spec.trigger_type == QUEUE_TRIGGER and not spec.disabled]
@@ -178,12 +177,13 @@ class FunctionHost:
         return self._invoker
 
     def describe(self) -> list[dict[str, Any]]:
-        """Name, trigger and trigger details of every function."""
+        """Name, trigger, trigger details and bindings (the worker's raw binding JSON) of every function."""
         result = []
         for spec in self.specs:
             data = spec.trigger.data
             entry: dict[str, Any] = {"name": spec.name, "trigger": spec.trigger_type,
-                                     "disabled": spec.disabled}
+                                     "disabled": spec.disabled,
+                                     "bindings": [binding.data for binding in (spec.trigger, *spec.outputs)]}
             if spec.trigger_type == HTTP_TRIGGER:
                 entry.update(route=data.get("route") or spec.name, methods=data.get("methods"),
                              authLevel=str(data.get("authLevel", "function")).lower())
@@ -226,15 +226,14 @@ class FunctionHost:
         """Run a timer or queue function as ``POST /admin/functions/{name}`` does."""
         invoker = self._invoker_or_fail()
         if spec.trigger_type == TIMER_TRIGGER:
-            return invoker.invoke(spec, TimerRequest(past_due=False), ADMIN_REASON)
+            return invoker.invoke(spec, timer_input(past_due=False, schedule_status=None), ADMIN_REASON)
         if spec.trigger_type != QUEUE_TRIGGER:
             raise HostError(f"function '{spec.name}' is not a timer or queue function")
         now = datetime.now(timezone.utc)
-        message = QueueMessage(id=str(uuid.uuid4()), body=text.encode("utf-8"), dequeue_count=0,
-                               insertion_time=now, expiration_time=now + timedelta(days=7),
-                               time_next_visible=now, pop_receipt=None)
-        return invoker.invoke(spec, queue_argument(message, spec.annotations.get(spec.trigger.name)),
-                              ADMIN_REASON)
+        message = queue_input(id=str(uuid.uuid4()), body=text.encode("utf-8"), dequeue_count=0,
+                              insertion_time=now, expiration_time=now + timedelta(days=7),
+                              next_visible_time=now, pop_receipt=None)
+        return invoker.invoke(spec, message, ADMIN_REASON)
 
     def invoke(self, name: str, input: str = "") -> InvocationResult:
         """Run a timer or queue function now (in process, waits for the result)."""

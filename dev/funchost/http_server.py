@@ -8,12 +8,11 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-import azure.functions as func
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
-from .bindings import http_result
+from .bindings import http_input, http_result
 from .errors import HostError
 from .functions import HTTP_TRIGGER, FunctionSpec
 from .hostconfig import HostConfig
@@ -119,23 +118,12 @@ class FunctionsApp:
             return _empty(401)
         started = time.perf_counter()
         log.info("Executing HTTP request: %s %s", request.method, request.path)
-        result = self.invoker.invoke(spec, self.to_http_request(request, route_params),
+        result = self.invoker.invoke(spec, http_input(request, route_params),
                                      "This function was programmatically called via the host APIs.")
         response = self.to_response(spec, result)
         log.info("Executed HTTP request: %s %s -> %d (%dms)", request.method, request.path,
                  response.status_code, (time.perf_counter() - started) * 1000)
         return response
-
-    @staticmethod
-    def to_http_request(request: Request, route_params: dict[str, str]) -> func.HttpRequest:
-        """The ``func.HttpRequest`` the worker would build (repeated values joined by commas)."""
-        headers: dict[str, str] = {}
-        for name, value in request.headers.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        params = {key: ",".join(request.args.getlist(key)) for key in request.args}
-        return func.HttpRequest(method=request.method, url=request.url, headers=headers, params=params,
-                                route_params=route_params, body=request.get_data())
 
     @staticmethod
     def to_response(spec: FunctionSpec, result: InvocationResult) -> Response:

@@ -1,4 +1,9 @@
-"""Run one function invocation: bind arguments, call, collect and flush outputs, log."""
+"""Run one invocation through the worker library, flush its queue outputs, log like the host.
+
+The host's part: an ``InvocationRequest`` carrying the trigger input, the log lines, putting queue
+outputs after success, and waiting for in-flight invocations. The call itself (argument decoding,
+context, ``Out`` objects, output encoding) is the worker's (worker.invoke).
+"""
 from __future__ import annotations
 
 import asyncio
@@ -7,24 +12,28 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .bindings import InvocationContext, Out, queue_bodies
-from .functions import CONTEXT, RETURN, FunctionSpec
+from azure_functions_runtime.bindings.datumdef import Datum
+
+from . import worker
+from .bindings import TriggerInput, queue_bodies
+from .functions import FunctionSpec
 from .settings import resolve
 from .storage import QueueStore, check_queue_name, connection_string
+from .worker_messages import InvocationRequest, ParameterBinding
 
 log = logging.getLogger("funchost.invocation")
 
 
 @dataclass
 class InvocationResult:
-    """Outcome of one invocation; ``outputs`` maps binding names (and ``$return``) to values."""
+    """Outcome of one invocation; ``outputs`` maps binding names (and ``$return``) to the worker's
+    encoding of the values set (Datums)."""
 
     invocation_id: str
     succeeded: bool
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Datum] = field(default_factory=dict)
     error: BaseException | None = None
     duration_ms: float = 0.0
 
@@ -55,8 +64,7 @@ class _EventLoop:
 class Invoker:
     """Invokes functions and flushes their queue outputs after success."""
 
-    def __init__(self, specs: list[FunctionSpec], root: Path, store: QueueStore) -> None:
-        self.root = root
+    def __init__(self, specs: list[FunctionSpec], store: QueueStore) -> None:
         self.store = store
         self._queue_targets: dict[tuple[str, str], tuple[str, str]] = {}
         for spec in specs:
@@ -70,8 +78,8 @@ class Invoker:
         self._inflight = 0
         self._idle = threading.Condition()
 
-    def invoke(self, spec: FunctionSpec, trigger_value: Any, reason: str) -> InvocationResult:
-        """Run ``spec`` with ``trigger_value`` bound to its trigger parameter."""
+    def invoke(self, spec: FunctionSpec, trigger: TriggerInput, reason: str) -> InvocationResult:
+        """Run ``spec`` with ``trigger`` as the value of its trigger binding."""
         invocation_id = str(uuid.uuid4())
         with self._idle:
             self._inflight += 1
@@ -79,7 +87,10 @@ class Invoker:
         started = time.perf_counter()
         result = InvocationResult(invocation_id=invocation_id, succeeded=False)
         try:
-            result.outputs = self._call(spec, trigger_value, invocation_id)
+            request = InvocationRequest(invocation_id=invocation_id, function_id=spec.metadata.function_id,
+                                        input_data=[ParameterBinding(name=spec.trigger.name, data=trigger.data)],
+                                        trigger_metadata=trigger.metadata)
+            result.outputs = worker.invoke(spec.info, request, self._loop.run)
             self._flush_queue_outputs(spec, result.outputs)
             result.succeeded = True
         except Exception as exc:  # a function failure must never take the host down
@@ -97,25 +108,7 @@ class Invoker:
                       invocation_id, result.duration_ms, exc_info=result.error)
         return result
 
-    def _call(self, spec: FunctionSpec, trigger_value: Any, invocation_id: str) -> dict[str, Any]:
-        outs = {b.name: Out() for b in spec.outputs if b.name != RETURN}
-        kwargs: dict[str, Any] = {}
-        for name in spec.parameters:
-            if name == spec.trigger.name:
-                kwargs[name] = trigger_value
-            elif name in outs:
-                kwargs[name] = outs[name]
-            elif name == CONTEXT:
-                kwargs[name] = InvocationContext(invocation_id, spec.name, str(self.root))
-        value = spec.func(**kwargs)
-        if spec.is_async:
-            value = self._loop.run(value)
-        outputs = {name: out.get() for name, out in outs.items()}
-        if spec.output(RETURN) is not None:
-            outputs[RETURN] = value
-        return outputs
-
-    def _flush_queue_outputs(self, spec: FunctionSpec, outputs: dict[str, Any]) -> None:
+    def _flush_queue_outputs(self, spec: FunctionSpec, outputs: dict[str, Datum]) -> None:
         for binding in spec.outputs:
             if binding.type == "queue":
                 connection, queue = self._queue_targets[(spec.name, binding.name)]

@@ -5,13 +5,12 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Callable
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueMessage as StoredMessage
 
-from .bindings import queue_argument
+from .bindings import TriggerInput, queue_input
 from .errors import HostError
 from .functions import FunctionSpec
 from .hostconfig import QueueOptions
@@ -25,7 +24,7 @@ RENEW_EVERY = INITIAL_VISIBILITY / 2
 MIN_POLLING_INTERVAL = 0.1
 POISON_SUFFIX = "-poison"
 
-QueueRunner = Callable[[FunctionSpec, Any, str], InvocationResult]
+QueueRunner = Callable[[FunctionSpec, TriggerInput, str], InvocationResult]
 
 
 class _Lease:
@@ -137,12 +136,10 @@ class QueueListener:
                             self.store.encoding)
                 self._to_poison(message, lease.release())
                 return
-            trigger_message = QueueMessage(
-                id=message.id, body=body, dequeue_count=message.dequeue_count,
-                expiration_time=message.expires_on, insertion_time=message.inserted_on,
-                time_next_visible=message.next_visible_on, pop_receipt=message.pop_receipt)
-            value = queue_argument(trigger_message, self.spec.annotations.get(self.spec.trigger.name))
-            result = self.run(self.spec, value, f"New queue message detected on '{self.queue}'.")
+            trigger = queue_input(id=message.id, body=body, dequeue_count=message.dequeue_count,
+                                  insertion_time=message.inserted_on, expiration_time=message.expires_on,
+                                  next_visible_time=message.next_visible_on, pop_receipt=message.pop_receipt)
+            result = self.run(self.spec, trigger, f"New queue message detected on '{self.queue}'.")
             pop_receipt = lease.release()
             if result.succeeded:
                 self.client.delete_message(message.id, pop_receipt)

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from azure.functions.timer import TimerRequest
 from croniter import croniter
 
+from .bindings import TriggerInput, timer_input
 from .errors import HostError
 from .functions import FunctionSpec
 from .invocation import InvocationResult
@@ -23,7 +23,7 @@ _NUMERIC_FIELD = re.compile(r"^[\d*/,\-]+$")
 _NAMED_FIELD = re.compile(r"^(?:[\d*/,\-]|(?<![A-Za-z])[A-Za-z]{3}(?![A-Za-z]))+$")
 NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
-TimerRunner = Callable[[FunctionSpec, TimerRequest, str], InvocationResult]
+TimerRunner = Callable[[FunctionSpec, TriggerInput, str], InvocationResult]
 
 
 class NcrontabSchedule:
@@ -178,9 +178,8 @@ class TimerListener:
         if self._stop.is_set():
             return
         past_due = unscheduled == "IsPastDue"
-        request = TimerRequest(past_due=past_due,
-                               schedule_status=self.status.to_json() if self.monitor else None,
-                               schedule={"AdjustForDST": True})
+        request = timer_input(past_due=past_due,
+                              schedule_status=self.status.to_json() if self.monitor else None)
         reason = f"Timer fired at {when.isoformat()}" + (f" ({unscheduled})" if unscheduled else "")
         self.run(self.spec, request, reason)
         adjusted = when if unscheduled or self.status.next <= when else self.status.next
