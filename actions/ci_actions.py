@@ -2,29 +2,22 @@
 
 Function-key auth (the app default); the function name is the action's operationId.
 """
-from typing import Callable
-
 import azure.functions as func
 
 from ciconnector import services
-from ciconnector.actions import ACTIONS, Action, RawRequest, execute
+from ciconnector.actions import ACTIONS, Action, execute
+from ciconnector.operations.answers import Answer
 
-from .responses import json_response
+from .responses import Handler, raw_request, register
 
 bp = func.Blueprint()
 
 
-def _handler(action: Action) -> Callable[[func.HttpRequest], func.HttpResponse]:
-    def handle(req: func.HttpRequest) -> func.HttpResponse:
-        request = RawRequest(route_params=req.route_params, query=req.params, body=req.get_body() or b"",
-                             content_type=req.headers.get("Content-Type", ""), url=req.url)
-        outcome = execute(action, request, ci=services.ci_client(), settings=services.settings())
-        return json_response(outcome.body, status=outcome.status, headers=outcome.headers)
-
-    handle.__name__ = handle.__qualname__ = action.operation_id
+def _handler(action: Action) -> Handler:
+    def handle(req: func.HttpRequest) -> Answer:
+        return execute(action, raw_request(req), ci=services.ci_client(), settings=services.settings())
     return handle
 
 
 for _action in ACTIONS:
-    bp.function_name(_action.operation_id)(
-        bp.route(route=_action.route, methods=[_action.method])(_handler(_action)))
+    register(bp, _action, _handler(_action))

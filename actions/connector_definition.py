@@ -6,19 +6,17 @@ import azure.functions as func
 
 from ciconnector import services
 from ciconnector.connector import definition_for_url
+from ciconnector.operations.answers import Answer
 
-from .responses import json_response
+from .responses import answered
 
 bp = func.Blueprint()
 
 
 @bp.function_name("ConnectorDefinition")
 @bp.route(route="connector/apiDefinition.swagger.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def connector_definition(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        settings = services.settings()
-        definition = definition_for_url(req.url, host=settings.connector_host, base_path=settings.connector_base_path)
-    except ValueError:
-        return json_response({"code": "InvalidHost", "message": "The request's host name is not usable."},
-                             status=400)
-    return json_response(definition)
+@answered
+def connector_definition(req: func.HttpRequest) -> Answer:
+    settings = services.settings()
+    return Answer(200, definition_for_url(req.url, host=settings.connector_host,
+                                          base_path=settings.connector_base_path))

@@ -2,14 +2,16 @@
 import azure.functions as func
 
 from ciconnector import services
+from ciconnector.operations.answers import Answer
 
-from .responses import json_response
+from .responses import answered
 
 bp = func.Blueprint()
 
 
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def health(req: func.HttpRequest) -> func.HttpResponse:
+@answered
+def health(req: func.HttpRequest) -> Answer:
     report = services.health_check().report()
-    return json_response(report.to_json(), status=200 if report.healthy else 503)
+    return Answer(200 if report.healthy else 503, report.to_json())

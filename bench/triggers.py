@@ -73,8 +73,8 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
     stored = 0
     for size in sizes:
         table_tx, queue_tx = Counter(), Counter()
-        tables = TableStore(settings.storage_connection, raw_response_hook=table_tx)
-        queues = QueueSender(settings.storage_connection, raw_response_hook=queue_tx)
+        tables = TableStore(settings.require_storage(), raw_response_hook=table_tx)
+        queues = QueueSender(settings.require_storage(), raw_response_hook=queue_tx)
         watch = WatchStore(tables)
         subs_store = SubscriptionStore(tables)
         for instance_id in instance_ids:
@@ -100,12 +100,12 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
 
 def delivery_throughput(env: dict[str, str], receiver: Any, count: int) -> None:
     settings = Settings.from_environ(env)
-    tables = TableStore(settings.storage_connection)
+    tables = TableStore(settings.require_storage())
     subs = SubscriptionStore(tables)
     sender = CallbackSender(timeout=10, allowed_hosts=settings.callback_allowed_hosts,
                             ca_bundle=settings.callback_ca_bundle)
     deliverer = Deliverer(subscriptions=subs, deliveries=DeliveryStore(tables), dead_letters=DeadLetterStore(tables),
-                          queues=QueueSender(settings.storage_connection), sender=sender,
+                          queues=QueueSender(settings.require_storage()), sender=sender,
                           schedule=RetrySchedule((5.0,)), disable_after_not_found=3, send_timeout=10,
                           watch=WatchStore(tables))
     subscription = Subscription(uuid.uuid4().hex, SAMPLE_INSTANCE_ID, "dataSourceRefreshFailed", {},

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from azure.core.exceptions import AzureError
-from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueServiceClient
 
 from .customer_insights import CustomerInsightsClient, CustomerInsightsError
 from .settings import Settings
+from .storage import clients
+from .storage.connection import StorageConnectionError
 
 CACHE_SECONDS = 15.0
 """A report is reused this long, so frequent probes do not spend CI's call budget."""
@@ -46,25 +46,33 @@ class HealthCheck:
             now = self._clock()
             if self._cached and now - self._cached[0] < CACHE_SECONDS:
                 return self._cached[1]
-            report = HealthReport({"storage": _timed(self._storage), "customerInsights": _timed(self._customer_insights)})
+            report = HealthReport({"storage": {**self._storage_mode(), **_timed(self._storage)},
+                                   "customerInsights": _timed(self._customer_insights)})
             self._cached = (now, report)
             return report
 
+    def _storage_mode(self) -> dict:
+        """Which connection mode and endpoints are in use (never the connection string)."""
+        storage = self._settings.storage
+        return storage.describe() if storage else {"mode": None}
+
     def _storage(self) -> None:
-        connection = self._settings.storage_connection
-        if not connection:
-            raise LookupError("AzureWebJobsStorage is not set")
         try:
-            tables = TableServiceClient.from_connection_string(connection, connection_timeout=5, read_timeout=5)
+            connection = self._settings.require_storage()
+        except StorageConnectionError as exc:
+            raise LookupError(str(exc)) from None
+        try:
+            tables = clients.table_service(connection, connection_timeout=5, read_timeout=5)
             next(iter(tables.list_tables(results_per_page=1).by_page()), None)
-            queues = QueueServiceClient.from_connection_string(connection, connection_timeout=5, read_timeout=5)
+            queues = clients.queue_service(connection, connection_timeout=5, read_timeout=5)
             next(iter(queues.list_queues(results_per_page=1).by_page()), None)
         except (AzureError, ValueError) as exc:
             raise LookupError(f"storage unreachable ({type(exc).__name__})") from None
 
     def _customer_insights(self) -> None:
         if not self._settings.ci.is_configured:
-            raise LookupError("CI credentials are not configured (CI_CLIENT_ID, CI_CLIENT_SECRET, CI_SUBSCRIPTION_KEY, CI_TENANT_ID or CI_AUTHORITY)")
+            raise LookupError(f"CI is not configured for CI_CREDENTIAL={self._settings.ci.credential}: set "
+                              f"{', '.join(self._settings.ci.missing_settings)}")
         try:
             self._ci.list_instances()
         except CustomerInsightsError as exc:

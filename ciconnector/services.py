@@ -44,12 +44,12 @@ def health_check() -> HealthCheck:
 
 @lru_cache(maxsize=1)
 def tables() -> TableStore:
-    return TableStore(settings().storage_connection)
+    return TableStore(settings().require_storage())
 
 
 @lru_cache(maxsize=1)
 def queues() -> QueueSender:
-    return QueueSender(settings().storage_connection)
+    return QueueSender(settings().require_storage())
 
 
 @lru_cache(maxsize=1)
@@ -71,10 +71,13 @@ def deliverer() -> Deliverer:
     s = settings()
     return Deliverer(subscriptions=SubscriptionStore(tables()), deliveries=DeliveryStore(tables()),
                      dead_letters=dead_letters(), queues=queues(),
-                     sender=CallbackSender(timeout=s.delivery_timeout_seconds, allowed_hosts=s.callback_allowed_hosts,
+                     sender=CallbackSender(timeout=s.delivery_timeout_seconds,
+                                           response_timeout=s.delivery_response_timeout_seconds,
+                                           allowed_hosts=s.callback_allowed_hosts,
                                            ca_bundle=s.callback_ca_bundle),
                      schedule=RetrySchedule(s.delivery_retry_schedule),
-                     disable_after_not_found=s.disable_after_not_found, send_timeout=s.delivery_timeout_seconds,
+                     disable_after_not_found=s.disable_after_not_found,
+                     send_timeout=s.delivery_timeout_seconds + s.delivery_response_timeout_seconds,
                      watch=WatchStore(tables()))
 
 

@@ -7,8 +7,12 @@ README's settings table lists the same names and values.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
+
+if TYPE_CHECKING:  # the storage module imports SettingsError from here
+    from .storage.connection import StorageConnection
 
 
 class SettingsError(ValueError):
@@ -18,6 +22,11 @@ class SettingsError(ValueError):
 DEFAULT_CI_BASE_URL = "https://api.ci.ai.dynamics.com/v1"
 DEFAULT_CI_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_CI_SCOPE = "https://api.ci.ai.microsoft.com/.default"
+DEFAULT_CI_WORKFLOW_PATH = "manage/workflows"
+CI_WORKFLOW_PATHS = ("manage/workflows", "workflows")
+"""``manage/workflows``: Microsoft's current docs (OData examples); ``workflows``: the 2021 code model."""
+CI_CREDENTIALS = ("secret", "certificate", "managedidentity")
+"""How the app proves its identity to Entra ID for the CI API (``CI_CREDENTIAL``)."""
 DEFAULT_DELIVERY_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
@@ -29,13 +38,26 @@ class CustomerInsightsSettings:
         base_url: API root, default ``https://api.ci.ai.dynamics.com/v1`` (``CI_API_BASE_URL``).
         tenant_id: Entra ID tenant of the app registration (``CI_TENANT_ID``).
         client_id: app registration id (``CI_CLIENT_ID``).
-        client_secret: app registration secret (``CI_CLIENT_SECRET``).
+        credential: ``secret``, ``certificate`` or ``managedidentity`` (``CI_CREDENTIAL``); unset
+            means ``secret`` when ``CI_CLIENT_SECRET`` is set, else ``certificate`` when
+            ``CI_CLIENT_CERTIFICATE_PATH`` is set, else ``secret`` (and not configured).
+        client_secret: app registration secret (``CI_CLIENT_SECRET``), for ``secret``.
+        client_certificate_path: PEM file with private key and certificate, or a PFX/PKCS#12
+            file, of the app registration (``CI_CLIENT_CERTIFICATE_PATH``), for ``certificate``.
+            The thumbprint is computed from the certificate.
+        client_certificate_password: password of that key or PFX, if any
+            (``CI_CLIENT_CERTIFICATE_PASSWORD``).
+        managed_identity_client_id: client id of the user-assigned managed identity that calls
+            CI, for ``managedidentity``; empty means the system-assigned identity
+            (``CI_MANAGED_IDENTITY_CLIENT_ID``).
+        identity_ca_bundle: dev only: CA bundle verifying ``IDENTITY_ENDPOINT`` (the simulator's
+            HTTPS managed identity endpoint) (``IDENTITY_CA_BUNDLE``, shared with storage).
         subscription_key: APIM key sent as ``Ocp-Apim-Subscription-Key`` (``CI_SUBSCRIPTION_KEY``).
         authority: token authority, default ``https://login.microsoftonline.com/<tenant>``
             (``CI_AUTHORITY``).
         scope: token scope, default ``https://api.ci.ai.microsoft.com/.default`` (``CI_SCOPE``).
-        workflow_path: ``workflows`` (2021 spec, default) or ``manage/workflows`` (2024 docs)
-            (``CI_WORKFLOW_PATH``).
+        workflow_path: ``manage/workflows`` (Microsoft's current docs, default) or ``workflows``
+            (2021 code model) (``CI_WORKFLOW_PATH``); the refresh query follows the same form.
         workflow_name: workflow graph name, default ``main`` (``CI_WORKFLOW_NAME``).
         ca_bundle: extra CA bundle to trust for the API and the authority, default none
             (``CI_CA_BUNDLE``; used for the local simulator).
@@ -49,11 +71,16 @@ class CustomerInsightsSettings:
     base_url: str = DEFAULT_CI_BASE_URL
     tenant_id: str = ""
     client_id: str = ""
+    credential: str = "secret"
     client_secret: str = field(default="", repr=False)
+    client_certificate_path: str = ""
+    client_certificate_password: str = field(default="", repr=False)
+    managed_identity_client_id: str = ""
+    identity_ca_bundle: str | None = None
     subscription_key: str = field(default="", repr=False)
     authority: str = ""
     scope: str = DEFAULT_CI_SCOPE
-    workflow_path: str = "workflows"
+    workflow_path: str = DEFAULT_CI_WORKFLOW_PATH
     workflow_name: str = "main"
     ca_bundle: str | None = None
     timeout_seconds: float = 30.0
@@ -73,10 +100,27 @@ class CustomerInsightsSettings:
         return self.max_attempts * self.timeout_seconds + self.max_retry_wait_seconds
 
     @property
+    def missing_settings(self) -> tuple[str, ...]:
+        """Names of the settings a CI call still needs in the chosen credential mode."""
+        needed = {"CI_SUBSCRIPTION_KEY": self.subscription_key}
+        if self.credential != "managedidentity":
+            needed["CI_CLIENT_ID"] = self.client_id
+            needed["CI_TENANT_ID or CI_AUTHORITY"] = self.tenant_id or self.authority
+        if self.credential == "secret":
+            needed["CI_CLIENT_SECRET"] = self.client_secret
+        elif self.credential == "certificate":
+            needed["CI_CLIENT_CERTIFICATE_PATH"] = self.client_certificate_path
+        return tuple(name for name, value in needed.items() if not value)
+
+    @property
     def is_configured(self) -> bool:
         """Whether the credentials needed for a call are present."""
-        return bool(self.client_id and self.client_secret and self.subscription_key
-                    and (self.authority or self.tenant_id))
+        return not self.missing_settings
+
+
+MAX_DELIVERY_SECONDS = 270.0
+"""Longest callback POST (connect + answer): host.json's functionTimeout of 300 s less a margin
+for recording the outcome."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +128,20 @@ class Settings:
     """All app settings.
 
     Attributes:
-        storage_connection: storage account connection string (``AzureWebJobsStorage``).
+        storage: the ``AzureWebJobsStorage`` connection, a connection string or identity-based
+            (``AzureWebJobsStorage__accountName`` etc., see ``ciconnector.storage.connection``);
+            None when nothing configures it (:meth:`require_storage` then names what to set).
         ci: Customer Insights API settings.
         instance_ids: allowlist of CI instance ids makers may subscribe to; empty = any
             (``CI_INSTANCE_IDS``, comma-separated).
         callback_allowed_hosts: dev-only ``host:port`` entries whose callback URLs skip the
             private-address check, default none (``CALLBACK_ALLOWED_HOSTS``, comma-separated).
-        delivery_timeout_seconds: timeout of one callback POST, default 15
-            (``DELIVERY_TIMEOUT_SECONDS``).
+        delivery_timeout_seconds: time to connect to a callback and send a notification, default
+            15 (``DELIVERY_TIMEOUT_SECONDS``); a callback that cannot be reached in it is retried.
+        delivery_response_timeout_seconds: how long a sent notification waits for the callback's
+            answer, default 120 (``DELIVERY_RESPONSE_TIMEOUT_SECONDS``). The flow may already run it,
+            so a slow answer is awaited rather than the notification sent again; with the connect
+            time it must stay within the function timeout (at most 270 s in all).
         delivery_retry_schedule: seconds between delivery attempts, default
             ``5,300,1800,7200,18000,36000,36000`` (about 27.6 hours) (``DELIVERY_RETRY_SCHEDULE``).
         disable_after_not_found: consecutive 404 answers after which a subscription is disabled,
@@ -107,16 +157,25 @@ class Settings:
     setting itself (``%POLL_SCHEDULE%``), so it must be set (``0 */1 * * * *``: every minute).
     """
 
-    storage_connection: str = ""
+    storage: StorageConnection | None = None
     ci: CustomerInsightsSettings = field(default_factory=CustomerInsightsSettings)
     instance_ids: tuple[str, ...] = ()
     callback_allowed_hosts: tuple[str, ...] = ()
     delivery_timeout_seconds: float = 15.0
+    delivery_response_timeout_seconds: float = 120.0
     delivery_retry_schedule: tuple[float, ...] = DEFAULT_DELIVERY_RETRY_SCHEDULE
     disable_after_not_found: int = 3
     callback_ca_bundle: str | None = None
     connector_host: str | None = None
     connector_base_path: str = "/api"
+
+    def require_storage(self) -> StorageConnection:
+        """The storage connection; raises ``StorageNotConfiguredError`` (a SettingsError) when unset."""
+        from .storage.connection import DEFAULT_CONNECTION, StorageNotConfiguredError, not_configured_message
+
+        if self.storage is None:
+            raise StorageNotConfiguredError(not_configured_message(DEFAULT_CONNECTION))
+        return self.storage
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -138,24 +197,7 @@ class Settings:
                 raise SettingsError(f"{name} must be positive, got {raw!r}")
             return value
 
-        workflow_path = text("CI_WORKFLOW_PATH", "workflows").strip("/")
-        if workflow_path not in ("workflows", "manage/workflows"):
-            raise SettingsError("CI_WORKFLOW_PATH must be 'workflows' or 'manage/workflows'")
-        ci = CustomerInsightsSettings(
-            base_url=text("CI_API_BASE_URL", DEFAULT_CI_BASE_URL).rstrip("/"),
-            tenant_id=text("CI_TENANT_ID"),
-            client_id=text("CI_CLIENT_ID"),
-            client_secret=text("CI_CLIENT_SECRET"),
-            subscription_key=text("CI_SUBSCRIPTION_KEY"),
-            authority=text("CI_AUTHORITY"),
-            scope=text("CI_SCOPE", DEFAULT_CI_SCOPE),
-            workflow_path=workflow_path,
-            workflow_name=text("CI_WORKFLOW_NAME", "main"),
-            ca_bundle=text("CI_CA_BUNDLE") or None,
-            timeout_seconds=number("CI_TIMEOUT_SECONDS", 30.0),
-            max_attempts=int(number("CI_MAX_ATTEMPTS", 4, int)),
-            max_retry_wait_seconds=number("CI_MAX_RETRY_WAIT_SECONDS", 60.0),
-        )
+        ci = _customer_insights(text, number)
         instance_ids = tuple(i.strip().lower() for i in text("CI_INSTANCE_IDS").split(",") if i.strip())
         from .triggers.callback import parse_allowed_hosts  # settings stays a leaf module at import time
 
@@ -171,15 +213,79 @@ class Settings:
             raise SettingsError("DELIVERY_RETRY_SCHEDULE must list seconds, e.g. 5,300,1800") from None
         if any(s < 0 for s in schedule):
             raise SettingsError("DELIVERY_RETRY_SCHEDULE must not hold negative delays")
+        delivery_timeout = number("DELIVERY_TIMEOUT_SECONDS", 15.0)
+        response_timeout = number("DELIVERY_RESPONSE_TIMEOUT_SECONDS", 120.0)
+        if delivery_timeout + response_timeout > MAX_DELIVERY_SECONDS:
+            raise SettingsError(f"DELIVERY_TIMEOUT_SECONDS + DELIVERY_RESPONSE_TIMEOUT_SECONDS must be at most "
+                                f"{MAX_DELIVERY_SECONDS:g} (the function timeout is 300 s)")
         return cls(
-            storage_connection=text("AzureWebJobsStorage"),
+            storage=_storage_connection(env),
             ci=ci,
             instance_ids=instance_ids,
             callback_allowed_hosts=allowed_hosts,
-            delivery_timeout_seconds=number("DELIVERY_TIMEOUT_SECONDS", 15.0),
+            delivery_timeout_seconds=delivery_timeout,
+            delivery_response_timeout_seconds=response_timeout,
             delivery_retry_schedule=schedule,
             disable_after_not_found=int(number("DELIVERY_DISABLE_AFTER_NOT_FOUND", 3, int)),
             callback_ca_bundle=text("CALLBACK_CA_BUNDLE") or None,
             connector_host=text("CONNECTOR_HOST") or None,
             connector_base_path="/" + text("CONNECTOR_BASE_PATH", "/api").strip("/"),
         )
+
+
+def _customer_insights(text: Callable[..., str], number: Callable[..., float]) -> CustomerInsightsSettings:
+    """The ``CI_*`` settings, with the credential mode checked as a whole."""
+    workflow_path = text("CI_WORKFLOW_PATH", DEFAULT_CI_WORKFLOW_PATH).strip("/")
+    if workflow_path not in CI_WORKFLOW_PATHS:
+        raise SettingsError("CI_WORKFLOW_PATH must be 'manage/workflows' (current docs) or 'workflows' (2021 spec)")
+    secret, certificate = text("CI_CLIENT_SECRET"), text("CI_CLIENT_CERTIFICATE_PATH")
+    password, mi_client_id = text("CI_CLIENT_CERTIFICATE_PASSWORD"), text("CI_MANAGED_IDENTITY_CLIENT_ID")
+    explicit = text("CI_CREDENTIAL").lower()
+    if explicit and explicit not in CI_CREDENTIALS:
+        raise SettingsError(f"CI_CREDENTIAL must be one of {', '.join(CI_CREDENTIALS)}, got {explicit!r}")
+    credential = explicit or ("secret" if secret else "certificate" if certificate else "secret")
+    if password and not certificate:
+        raise SettingsError("CI_CLIENT_CERTIFICATE_PASSWORD is set but CI_CLIENT_CERTIFICATE_PATH is not")
+    if mi_client_id and credential != "managedidentity":
+        raise SettingsError("CI_MANAGED_IDENTITY_CLIENT_ID applies only with CI_CREDENTIAL=managedidentity")
+    if mi_client_id and not _GUID.match(mi_client_id):
+        raise SettingsError(f"CI_MANAGED_IDENTITY_CLIENT_ID must be the identity's client id (a GUID), "
+                            f"got {mi_client_id!r}")
+    ci = CustomerInsightsSettings(
+        base_url=text("CI_API_BASE_URL", DEFAULT_CI_BASE_URL).rstrip("/"),
+        tenant_id=text("CI_TENANT_ID"),
+        client_id=text("CI_CLIENT_ID"),
+        credential=credential,
+        client_secret=secret,
+        client_certificate_path=certificate,
+        client_certificate_password=password,
+        managed_identity_client_id=mi_client_id.lower(),
+        identity_ca_bundle=text("IDENTITY_CA_BUNDLE") or None,
+        subscription_key=text("CI_SUBSCRIPTION_KEY"),
+        authority=text("CI_AUTHORITY"),
+        scope=text("CI_SCOPE", DEFAULT_CI_SCOPE),
+        workflow_path=workflow_path,
+        workflow_name=text("CI_WORKFLOW_NAME", "main"),
+        ca_bundle=text("CI_CA_BUNDLE") or None,
+        timeout_seconds=number("CI_TIMEOUT_SECONDS", 30.0),
+        max_attempts=int(number("CI_MAX_ATTEMPTS", 4, int)),
+        max_retry_wait_seconds=number("CI_MAX_RETRY_WAIT_SECONDS", 60.0),
+    )
+    if explicit:  # an explicit mode is a statement of intent: what it needs must be there
+        missing = [name for name in ci.missing_settings if name != "CI_SUBSCRIPTION_KEY"]
+        if missing:
+            raise SettingsError(f"CI_CREDENTIAL={explicit} needs {', '.join(missing)}")
+    return ci
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _storage_connection(env: Mapping[str, str]) -> StorageConnection | None:
+    """``AzureWebJobsStorage`` resolved; None when absent (a contradictory setup raises)."""
+    from .storage.connection import StorageNotConfiguredError, resolve
+
+    try:
+        return resolve(environ=env)
+    except StorageNotConfiguredError:
+        return None

@@ -4,6 +4,11 @@
         print(azurite.connection_string)
 
 ``python -m dev.azurite [--default-ports]`` runs it in the foreground until Ctrl-C (for ``make run``).
+
+With ``cert``/``key`` Azurite serves HTTPS, and ``oauth=True`` adds ``--oauth basic``: it then also
+accepts bearer tokens (audience ``https://storage.azure.com`` or the account's service URL, an
+Entra-shaped issuer, not expired; the signature is not checked), which is how identity-based
+storage connections are tested locally. Shared key access keeps working.
 """
 from __future__ import annotations
 
@@ -35,14 +40,15 @@ class AzuriteError(RuntimeError):
     """Azurite could not be started."""
 
 
-def connection_string(host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> str:
+def connection_string(host: str = "127.0.0.1", ports: dict[str, int] | None = None, *,
+                      scheme: str = "http") -> str:
     """The explicit devstoreaccount1 connection string for the given blob/queue/table ports."""
     ports = ports or DEFAULT_PORTS
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
-        f"BlobEndpoint=http://{host}:{ports['blob']}/{ACCOUNT_NAME};"
-        f"QueueEndpoint=http://{host}:{ports['queue']}/{ACCOUNT_NAME};"
-        f"TableEndpoint=http://{host}:{ports['table']}/{ACCOUNT_NAME};"
+        f"DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+        f"BlobEndpoint={scheme}://{host}:{ports['blob']}/{ACCOUNT_NAME};"
+        f"QueueEndpoint={scheme}://{host}:{ports['queue']}/{ACCOUNT_NAME};"
+        f"TableEndpoint={scheme}://{host}:{ports['table']}/{ACCOUNT_NAME};"
     )
 
 
@@ -54,11 +60,18 @@ class Azurite:
     """
 
     def __init__(self, root: str | os.PathLike[str] = REPO_ROOT, host: str = "127.0.0.1",
-                 default_ports: bool = False, startup_timeout: float = 30.0) -> None:
+                 default_ports: bool = False, startup_timeout: float = 30.0, *,
+                 cert: str | os.PathLike[str] | None = None, key: str | os.PathLike[str] | None = None,
+                 oauth: bool = False) -> None:
+        if bool(cert) != bool(key):
+            raise AzuriteError("HTTPS needs both cert and key")
+        if oauth and not cert:
+            raise AzuriteError("--oauth basic needs HTTPS (cert and key)")
         self.root = Path(root)
         self.host = host
         self.default_ports = default_ports
         self.startup_timeout = startup_timeout
+        self.cert, self.key, self.oauth = cert, key, oauth
         self.ports: dict[str, int] = {}
         self._proc: subprocess.Popen[str] | None = None
         self._workdir: str | None = None
@@ -70,11 +83,33 @@ class Azurite:
         return self.root / "node_modules" / ".bin" / "azurite"
 
     @property
+    def scheme(self) -> str:
+        """``https`` with a certificate, else ``http``."""
+        return "https" if self.cert else "http"
+
+    @property
     def connection_string(self) -> str:
         """Explicit connection string for the running instance."""
         if not self.ports:
             raise AzuriteError("Azurite is not running")
-        return connection_string(self.host, self.ports)
+        return connection_string(self.host, self.ports, scheme=self.scheme)
+
+    def service_uri(self, service: str) -> str:
+        """``<scheme>://<host>:<port>/devstoreaccount1`` for ``blob``, ``queue`` or ``table``."""
+        if not self.ports:
+            raise AzuriteError("Azurite is not running")
+        return f"{self.scheme}://{self.host}:{self.ports[service]}/{ACCOUNT_NAME}"
+
+    def identity_settings(self, name: str = "AzureWebJobsStorage") -> dict[str, str]:
+        """App settings of an identity-based connection ``name`` to this instance (HTTPS + oauth only).
+
+        ``name`` itself is set blank: a blank value counts as unset, and it keeps the connection
+        string of a ``local.settings.json`` from taking precedence (environment values win there).
+        """
+        if not self.oauth:
+            raise AzuriteError("identity-based connections need Azurite with oauth=True")
+        return {name: "", f"{name}__credential": "managedidentity",
+                **{f"{name}__{service}ServiceUri": self.service_uri(service) for service in ("blob", "queue", "table")}}
 
     @property
     def is_running(self) -> bool:
@@ -90,6 +125,8 @@ class Azurite:
             "--blobHost", self.host, "--queueHost", self.host, "--tableHost", self.host,
             "--blobPort", str(ports["blob"]), "--queuePort", str(ports["queue"]),
             "--tablePort", str(ports["table"]),
+            *(["--cert", str(self.cert), "--key", str(self.key)] if self.cert else []),
+            *(["--oauth", "basic"] if self.oauth else []),
         ]
 
     def start(self) -> "Azurite":

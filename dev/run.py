@@ -2,9 +2,17 @@
 
 Ports: Azurite 10000-10002, simulator 8443, receiver 8444, Functions host 7071. The simulator's
 CA and the receiver's CA live under ``.dev/``. Timers run on their schedule (a poll every minute).
+
+``STORAGE_MODE=identity`` (``make run STORAGE_MODE=identity``) runs storage as on Flex Consumption
+with shared keys disabled: no ``AzureWebJobsStorage`` connection string, Azurite over HTTPS with
+``--oauth basic`` (certificate from the simulator's CA), ``AzureWebJobsStorage__*ServiceUri`` and
+``__credential=managedidentity``, and tokens from the simulator's managed identity endpoint
+(``IDENTITY_ENDPOINT``/``IDENTITY_HEADER``) through MSAL. The default is ``connectionString``.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import threading
@@ -18,6 +26,7 @@ from dev.receiver import CallbackReceiver, Notification
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".dev"
 HOST_PORT, SIMULATOR_PORT, RECEIVER_PORT = 7071, 8443, 8444
+STORAGE_MODES = ("connectionString", "identity")
 
 
 def _print_notification(note: Notification) -> None:
@@ -27,14 +36,30 @@ def _print_notification(note: Notification) -> None:
           flush=True)
 
 
+def _storage(mode: str, simulator: CISimulator, stack: contextlib.ExitStack) -> tuple[Azurite, dict[str, str]]:
+    """Azurite on the default ports and the storage settings of ``mode``."""
+    if mode == "identity":
+        cert, key = simulator.issue_server_cert(STATE / "azurite")
+        azurite = stack.enter_context(Azurite(default_ports=True, cert=cert, key=key, oauth=True))
+        return azurite, {**azurite.identity_settings(), **simulator.managed_identity_env(),
+                         "STORAGE_CA_BUNDLE": simulator.ca_path}
+    azurite = stack.enter_context(Azurite(default_ports=True))
+    return azurite, {"AzureWebJobsStorage": azurite.connection_string}
+
+
 def main() -> int:
+    mode = os.environ.get("STORAGE_MODE", "").strip() or "connectionString"
+    if mode not in STORAGE_MODES:
+        print(f"STORAGE_MODE must be one of {', '.join(STORAGE_MODES)}, got {mode!r}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with Azurite(default_ports=True) as azurite, \
+    with contextlib.ExitStack() as stack, \
             CISimulator(port=SIMULATOR_PORT, state_dir=STATE / "cisim") as simulator, \
             CallbackReceiver(STATE / "receiver", port=RECEIVER_PORT, on_notification=_print_notification) as receiver:
-        env = {"AzureWebJobsStorage": azurite.connection_string, **simulator.settings_env(),
+        azurite, storage_env = _storage(mode, simulator, stack)
+        env = {**storage_env, **simulator.settings_env(),
                "CALLBACK_ALLOWED_HOSTS": receiver.host, "CALLBACK_CA_BUNDLE": receiver.ca_path}
         host, ready = start_host_process(ROOT, env, port=HOST_PORT)
         base, key = ready["base_url"], ready["function_key"]
@@ -45,7 +70,7 @@ Customer Insights connector backend is running.
   master key         {ready['master_key']}
   CI simulator       {simulator.base_url}   (control API: {simulator.origin}/_control)
   callback receiver  https://{receiver.host}   (notifications are printed here)
-  Azurite            blob/queue/table on 127.0.0.1:10000-10002 (UseDevelopmentStorage=true)
+  Azurite            blob/queue/table on {azurite.scheme}://127.0.0.1:10000-10002 (storage mode: {mode})
   sample instance    {instance}
 
 Try:

@@ -195,6 +195,28 @@ def test_both_workflow_path_forms(ci_sim, workflow_path):
     assert client.list_task_history(SAMPLE_INSTANCE_ID)
     job = client.submit_job(SAMPLE_INSTANCE_ID, operation_type="segmentation")
     assert client.get_job(SAMPLE_INSTANCE_ID, job.job_id).job_id == job.job_id
+    assert log(ci_sim)["forms"]["workflow_path"] == {workflow_path: 5}
+
+
+def test_default_workflow_path_is_the_documented_one(ci_sim):
+    make_client(ci_sim).list_jobs(SAMPLE_INSTANCE_ID)
+    assert log(ci_sim)["forms"]["workflow_path"] == {"manage/workflows": 1}
+
+
+@pytest.mark.parametrize("workflow_path, operation_type, identifiers", [
+    ("manage/workflows", "Ingestion", "quoted"),  # as the docs' "Refresh a data source" example
+    ("workflows", "ingestion", "plain"),  # as the 2021 code model's csv
+])
+def test_refresh_query_follows_the_path_form(ci_sim, workflow_path, operation_type, identifiers):
+    client = make_client(ci_sim, workflow_path=workflow_path)
+    sources = client.list_data_sources(SAMPLE_INSTANCE_ID)
+    ids = [s.data_source_id for s in sources[:2]]
+    job = client.submit_job(SAMPLE_INSTANCE_ID, operation_type="ingestion", identifiers=ids, force_run=True)
+    assert job.operation_type == "ingestion" and job.job_status == "running"
+    forms = log(ci_sim)["forms"]
+    assert forms["operation_type"] == {operation_type: 1} and forms["identifiers"] == {identifiers: 1}
+    full = client.submit_job(SAMPLE_INSTANCE_ID, operation_type="all", force_run=True)
+    assert full.operation_type == "all" and log(ci_sim)["forms"]["operation_type"]["all"] == 1
 
 
 def test_sample_resources_parse_into_models(ci_sim):

@@ -5,8 +5,8 @@ from openapi_spec_validator import validate
 
 from ciconnector.connector import build_definition
 from dev.connector_rules import check
-from ciconnector.connector.triggers import CALLBACK_FIELD, UNSUBSCRIBE_ROUTE, subscribe_path
-from ciconnector.triggers import CATALOG
+from ciconnector.triggers import CATALOG, UNSUBSCRIBE
+from ciconnector.triggers.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
 from dev.cisim import SAMPLE_INSTANCE_ID
 
 
@@ -28,14 +28,14 @@ def test_actions_still_need_the_key(app_host):
 def test_trigger_operations_match_the_trigger_functions(app_host, ci_sim, receiver):
     """Subscribe exactly as the definition describes it, then DELETE the returned Location."""
     definition = build_definition(app_host.base_url.removeprefix("http://"), scheme="http")
-    path = subscribe_path(CATALOG["segmentThresholdCrossed"]).replace("{instanceId}", SAMPLE_INSTANCE_ID)
-    assert "post" in definition["paths"][subscribe_path(CATALOG["segmentThresholdCrossed"])]
+    path = CATALOG["segmentThresholdCrossed"].subscribe.path.replace("{instanceId}", SAMPLE_INSTANCE_ID)
+    assert "post" in definition["paths"][CATALOG["segmentThresholdCrossed"].subscribe.path]
     segment = ci_sim.control.add_segment("ContractCheck", 10)["name"]
     response = app_host.request("POST", definition["basePath"] + path, json={
         CALLBACK_FIELD: receiver.callback_url("contract"), "segmentName": segment, "threshold": 20})
     assert response.status_code == 201, response.text
     location = response.headers["Location"]
-    unsubscribe = "/" + UNSUBSCRIBE_ROUTE.replace("{instanceId}", SAMPLE_INSTANCE_ID).replace(
+    unsubscribe = UNSUBSCRIBE.path.replace("{instanceId}", SAMPLE_INSTANCE_ID).replace(
         "{subscriptionId}", location.rsplit("/", 1)[1])
     assert location == app_host.base_url + definition["basePath"] + unsubscribe
     assert app_host.request("DELETE", location.removeprefix(app_host.base_url)).status_code in (200, 204)

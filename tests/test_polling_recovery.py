@@ -11,12 +11,12 @@ from typing import Any, Mapping
 import pytest
 
 from ciconnector.customer_insights import CustomerInsightsClient
+from ciconnector.errors import InvalidInput
 from ciconnector.settings import Settings
 from ciconnector.storage.queues import QueueSender
 from ciconnector.storage.subscriptions import SubscriptionStore
 from ciconnector.storage.tables import TableStore
 from ciconnector.storage.watch import WatchStore
-from ciconnector.triggers import SubscriptionValidationError
 from ciconnector.webhooks.polling import Poller
 from ciconnector.webhooks.subscriptions import SubscribeRequest, SubscriptionService
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
@@ -46,7 +46,7 @@ class CrashAfterEnqueue(QueueSender):
 
 def parts(app_env: dict[str, str]) -> dict[str, Any]:
     settings = Settings.from_environ(app_env)
-    tables = TableStore(settings.storage_connection)
+    tables = TableStore(settings.require_storage())
     return {"settings": settings, "ci": CustomerInsightsClient(settings.ci),
             "subscriptions": SubscriptionStore(tables), "watch": WatchStore(tables)}
 
@@ -56,7 +56,7 @@ def service(p: dict[str, Any], **overrides: Any) -> SubscriptionService:
     options = {"instance_allowlist": settings.instance_ids, "allowed_callback_hosts": settings.callback_allowed_hosts,
                **overrides}
     return SubscriptionService(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                               queues=QueueSender(settings.storage_connection), **options)
+                               queues=QueueSender(settings.require_storage()), **options)
 
 
 def subscribe(svc: SubscriptionService, receiver: Any, flow: str, threshold: int) -> None:
@@ -72,12 +72,12 @@ def test_crash_between_enqueue_and_commit_neither_loses_nor_repeats(app_host, ap
         subscribe(service(p), receiver, flow, threshold=100)
     ci_sim.control.set_segment_count("HighValueCustomers", 10)
     healthy = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                     queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS)
+                     queues=QueueSender(p["settings"].require_storage()), lease_seconds=LEASE_SECONDS)
     assert healthy.poll(INSTANCE).committed  # baseline
 
     ci_sim.control.set_segment_count("HighValueCustomers", 250)
     crashing = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                      queues=CrashAfterEnqueue(p["settings"].storage_connection, messages=2),
+                      queues=CrashAfterEnqueue(p["settings"].require_storage(), messages=2),
                       lease_seconds=LEASE_SECONDS)
     with pytest.raises(Crash):
         crashing.poll(INSTANCE)
@@ -85,7 +85,7 @@ def test_crash_between_enqueue_and_commit_neither_loses_nor_repeats(app_host, ap
     later = datetime.now(timezone.utc) + timedelta(seconds=LEASE_SECONDS + 1)
     assert healthy.poll(INSTANCE).skipped, "the crashed poller's lease is still live"
     recovered = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                       queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS,
+                       queues=QueueSender(p["settings"].require_storage()), lease_seconds=LEASE_SECONDS,
                        clock=lambda: later)
     report = recovered.poll(INSTANCE)
     assert report.committed and report.deliveries == 2  # the same events, enqueued again
@@ -117,7 +117,7 @@ def test_poll_calls_each_ci_list_once_however_many_subscriptions(app_env, receiv
     body = f'{{"callbackUrl": "{receiver.callback_url("ds")}"}}'.encode()
     svc.subscribe(SubscribeRequest(INSTANCE, "dataSourceRefreshFailed", body, "application/json"))
     poller = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                    queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS)
+                    queues=QueueSender(p["settings"].require_storage()), lease_seconds=LEASE_SECONDS)
     ci_sim.control.reset_request_log()
     report = poller.poll(INSTANCE)
     assert set(report.fetched) == {"segments", "dataSources"}
@@ -129,7 +129,7 @@ def test_instance_allowlist_refuses_other_instances(app_env, receiver):
     p = parts(app_env)
     svc = service(p, instance_allowlist=["11111111-1111-4111-8111-111111111111"])
     body = f'{{"callbackUrl": "{receiver.callback_url("allow")}"}}'.encode()
-    with pytest.raises(SubscriptionValidationError) as err:
+    with pytest.raises(InvalidInput) as err:
         svc.subscribe(SubscribeRequest(INSTANCE, "dataSourceRefreshFailed", body, "application/json"))
     assert (err.value.code, err.value.field) == ("InstanceNotAllowed", "instanceId")
     assert p["subscriptions"].list_for_instance(INSTANCE) == []
@@ -146,7 +146,7 @@ def test_a_slow_poll_renews_its_lease_and_a_lost_lease_stops_the_cycle(app_env, 
         return datetime.now(timezone.utc) + timedelta(seconds=next(ticks))
 
     slow = Poller(ci=p["ci"], subscriptions=p["subscriptions"], watch=p["watch"],
-                  queues=QueueSender(p["settings"].storage_connection), lease_seconds=LEASE_SECONDS, clock=clock)
+                  queues=QueueSender(p["settings"].require_storage()), lease_seconds=LEASE_SECONDS, clock=clock)
     assert slow.poll(INSTANCE).committed
 
     # a concurrent writer changes the watch row while the poll waits on a slow CI answer

@@ -258,7 +258,8 @@ def test_request_log_counts_api_calls(ci_sim: CISimulator, ci_api: ApiClient) ->
     assert log["calls"][f"GET /v1{I}/manage/segments"] == 2
     assert log["operations"] == {"Get-all-segments": 2, "Get-list-of-recent-workflow-jobs": 2}
     ci_sim.control.reset_request_log()
-    assert ci_sim.control.request_log() == {"total": 0, "token_requests": 0, "calls": {}, "operations": {}}
+    assert ci_sim.control.request_log() == {"total": 0, "token_requests": 0, "calls": {}, "operations": {},
+                                            "forms": {}}
 
 
 def test_reset_restores_sample(ci_sim: CISimulator, ci_api: ApiClient) -> None:

@@ -141,3 +141,23 @@ def test_unknown_instance_everywhere(ci_api: ApiClient) -> None:
         response = ci_api.get(unknown + path)
         assert response.status_code == 404, path
         assert response.json()["errorCode"] == "instanceNotFound"
+
+
+@pytest.mark.parametrize("prefix, operation, identifiers, forms", [
+    ("manage/workflows", "Ingestion", "'{id}'", {"operation_type": {"Ingestion": 1}, "identifiers": {"quoted": 1}}),
+    ("workflows", "ingestion", "{id}", {"operation_type": {"ingestion": 1}, "identifiers": {"plain": 1}}),
+])
+def test_request_log_records_the_form_used(ci_sim: CISimulator, ci_api: ApiClient, prefix: str, operation: str,
+                                           identifiers: str, forms: dict[str, dict[str, int]]) -> None:
+    ds = _data_sources(ci_api)["eCommerce"]
+    ci_sim.control.reset_request_log()
+    _ok(ci_api.post(f"{I}/{prefix}/main/jobs", params={"operationType": operation,
+                                                       "identifiers": identifiers.format(id=ds["dataSourceId"])}))
+    _ok(ci_api.get(f"{I}/{prefix}/main/jobs"))
+    assert ci_sim.control.request_log()["forms"] == {"workflow_path": {prefix: 2}, **forms}
+
+
+def test_request_log_records_body_identifiers(ci_sim: CISimulator, ci_api: ApiClient) -> None:
+    _ok(ci_api.post(f"{I}/manage/workflows/main/jobs", json={"operationType": "segmentation",
+                                                             "identifiers": ["ChurnRisk"]}))
+    assert ci_sim.control.request_log()["forms"]["identifiers"] == {"body": 1}

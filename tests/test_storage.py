@@ -1,4 +1,9 @@
-"""Table and queue stores against real Azurite: ETags, leases, claims, chunking, base64 queues."""
+"""Table and queue stores against real Azurite: ETags, leases, claims, chunking, base64 queues.
+
+Every store test runs in both storage connection modes (``storage_connection``): a connection
+string with the account key, and identity-based (Azurite over HTTPS checking bearer tokens that
+MSAL's managed identity client gets from the simulator's endpoint).
+"""
 from __future__ import annotations
 
 import base64
@@ -7,9 +12,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from azure.storage.queue import QueueClient
 
-from ciconnector.storage import chunks
+from ciconnector.storage import chunks, clients
+from ciconnector.storage.connection import StorageConnection
 from ciconnector.storage.deliveries import (DELIVERED, RETRYING, DeadLetter, DeadLetterStore,
                                             DeliveryInProgressError, DeliveryStore)
 from ciconnector.storage.queues import QueueSender
@@ -18,9 +23,9 @@ from ciconnector.storage.tables import TableStore
 from ciconnector.storage.watch import WatchConflictError, WatchStore
 
 
-@pytest.fixture(scope="module")
-def tables(azurite) -> TableStore:
-    return TableStore(azurite.connection_string)
+@pytest.fixture
+def tables(storage_connection: StorageConnection) -> TableStore:
+    return TableStore(storage_connection)
 
 
 def new_id() -> str:
@@ -129,11 +134,11 @@ def test_dead_letters_round_trip(tables):
         store.get(instance, letter.dead_letter_id)
 
 
-def test_queue_messages_are_base64_json_with_delay(azurite):
+def test_queue_messages_are_base64_json_with_delay(storage_connection):
     name = f"q{new_id()[:20]}"
-    QueueSender(azurite.connection_string).send(name, {"instanceId": "abc"})
-    QueueSender(azurite.connection_string).send(name, {"instanceId": "later"}, delay_seconds=60)
-    QueueSender(azurite.connection_string).send(name, {"instanceId": "soon"}, delay_seconds=0.4)  # not rounded to 0
-    raw = QueueClient.from_connection_string(azurite.connection_string, name)
+    QueueSender(storage_connection).send(name, {"instanceId": "abc"})
+    QueueSender(storage_connection).send(name, {"instanceId": "later"}, delay_seconds=60)
+    QueueSender(storage_connection).send(name, {"instanceId": "soon"}, delay_seconds=0.4)  # not rounded to 0
+    raw = clients.queue_client(storage_connection, name)
     [message] = list(raw.receive_messages(max_messages=5))
     assert json.loads(base64.b64decode(message.content)) == {"instanceId": "abc"}

@@ -4,6 +4,8 @@ Each test states the guarantee it attacks.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.test_triggers_e2e import (dead_letters, flow, list_subscriptions, poll_now, run_timer, subscribed,
@@ -47,3 +49,20 @@ def instance_base(created: dict) -> str:
     """``/api/instances/<id>`` of a subscription's Location."""
     path = created["location"].split("/api/", 1)[1]
     return "/api/" + "/".join(path.split("/")[:2])
+
+
+def test_slow_callback_gets_one_copy(app_host, receiver, app_env):
+    """Guarantee: one delivery attempt at a time per event, however slow the receiver.
+
+    The flow takes longer than DELIVERY_TIMEOUT_SECONDS (the connect-and-send bound, 5 s here) to
+    answer 200: the notification was sent, so the answer is awaited, not raced by a second copy.
+    """
+    slow = float(app_env["DELIVERY_TIMEOUT_SECONDS"]) + 3
+    name = flow()
+    receiver.script(name, [200], delay_seconds=slow)
+    created = subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
+    app_host.request("POST", created["location"].removeprefix(app_host.base_url) + "/test", key="master")
+    receiver.wait_for(name, timeout=30)
+    time.sleep(slow + 4)  # long enough for a retry after the test schedule's first 1 s delay
+    assert [n.status for n in receiver.received(name)] == [200]
+    assert dead_letters(app_host) == []

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from ciconnector.settings import Settings
 from ciconnector.storage.tables import TableStore
 from ciconnector.storage.watch import WatchStore
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
@@ -23,7 +24,7 @@ def list_subscriptions(host: Any, instance: str = INSTANCE) -> list[dict]:
 
 def nothing_stored(host: Any, app_env: dict[str, str], instance: str = INSTANCE) -> bool:
     """No subscription and no watched instance: a refused subscribe leaves no trace."""
-    watched = WatchStore(TableStore(app_env["AzureWebJobsStorage"])).list_watched()
+    watched = WatchStore(TableStore(Settings.from_environ(app_env).require_storage())).list_watched()
     return list_subscriptions(host, instance) == [] and watched == []
 
 

@@ -1,107 +1,96 @@
-"""HTTP functions of the webhook triggers: subscribe and unsubscribe (function key, called by Power
-Automate), and for admins (master key) list subscriptions, send a test notification, list and
-replay dead letters."""
+"""HTTP functions of the webhook triggers: each kind's subscribe operation and unsubscribe (function
+key, called by Power Automate), and for admins (master key) list subscriptions, send a test
+notification, list and replay dead letters.
+
+Subscribe functions are registered from the declarations, one per kind (function name = the kind's
+operationId); a catch-all route answers a kind that does not exist with ``UnknownTriggerKind``.
+"""
 import logging
 
 import azure.functions as func
-from azure.core.exceptions import AzureError
 
-from actions.responses import json_response
+from actions.responses import Handler, answered, register
 from ciconnector import services
-from ciconnector.actions.errors import from_ci_error
-from ciconnector.connector.triggers import SUBSCRIBE_ROUTE, UNSUBSCRIBE_OPERATION, UNSUBSCRIBE_ROUTE
-from ciconnector.customer_insights import CustomerInsightsError
-from ciconnector.storage.subscriptions import SubscriptionNotFoundError
-from ciconnector.triggers import SubscriptionValidationError
+from ciconnector.errors import NotFound
+from ciconnector.operations.answers import Answer
+from ciconnector.triggers import CATALOG, UNSUBSCRIBE
+from ciconnector.triggers.subscribe import SUBSCRIBE_ROUTE
 from ciconnector.webhooks.subscriptions import SubscribeRequest, describe
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
 
-SUBSCRIPTION_ROUTE = UNSUBSCRIBE_ROUTE
-
-
-def _guarded(handler):
-    """Answer validation, CI and storage failures with JSON bodies (nothing half-stored)."""
-    def run(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            return handler(req)
-        except SubscriptionValidationError as exc:
-            return json_response(exc.to_dict(), status=exc.status)
-        except CustomerInsightsError as exc:
-            error = from_ci_error(exc)
-            return json_response(error.to_json(), status=error.status, headers=error.headers)
-        except AzureError as exc:
-            logger.error("storage failure in %s: %s", handler.__name__, type(exc).__name__)
-            return json_response({"code": "StorageUnavailable", "message": "State storage is unavailable; retry later."},
-                                 status=503, headers={"Retry-After": "10"})
-    run.__name__ = handler.__name__
-    return run
-
 
 def _unsubscribe_url(req: func.HttpRequest, instance_id: str, subscription_id: str) -> str:
     """Absolute URL of the subscription on the host the request came to."""
     base = req.url.split("/api/", 1)[0]
-    return f"{base}/api/" + UNSUBSCRIBE_ROUTE.format(instanceId=instance_id, subscriptionId=subscription_id)
+    return f"{base}/api/" + UNSUBSCRIBE.route.format(instanceId=instance_id, subscriptionId=subscription_id)
+
+
+def _subscribe(kind_id: str | None) -> Handler:
+    """Subscribe to ``kind_id`` (None: the kind named by the route, for the catch-all)."""
+    def handle(req: func.HttpRequest) -> Answer:
+        subscription = services.subscription_service().subscribe(SubscribeRequest(
+            instance_id=req.route_params["instanceId"], trigger_kind=kind_id or req.route_params["triggerKind"],
+            body=req.get_body() or b"", content_type=req.headers.get("Content-Type", "")))
+        logger.info("subscribed %s to %s on instance %s", subscription.subscription_id, subscription.trigger_kind,
+                    subscription.instance_id)
+        location = _unsubscribe_url(req, subscription.instance_id, subscription.subscription_id)
+        return Answer(201, describe(subscription), {"Location": location})
+    return handle
+
+
+def _unsubscribe(req: func.HttpRequest) -> Answer:
+    services.subscription_service().unsubscribe(req.route_params["instanceId"], req.route_params["subscriptionId"])
+    return Answer(200, {"status": "unsubscribed"})
+
+
+for _kind in CATALOG.values():
+    register(bp, _kind.subscribe, _subscribe(_kind.id))
+register(bp, UNSUBSCRIBE, _unsubscribe)
 
 
 @bp.function_name("SubscribeTrigger")
 @bp.route(route=SUBSCRIBE_ROUTE % "{triggerKind}", methods=["POST"])
-@_guarded
-def subscribe(req: func.HttpRequest) -> func.HttpResponse:
-    subscription = services.subscription_service().subscribe(SubscribeRequest(
-        instance_id=req.route_params["instanceId"], trigger_kind=req.route_params["triggerKind"],
-        body=req.get_body() or b"", content_type=req.headers.get("Content-Type", "")))
-    location = _unsubscribe_url(req, subscription.instance_id, subscription.subscription_id)
-    logger.info("subscribed %s to %s on instance %s", subscription.subscription_id, subscription.trigger_kind,
-                subscription.instance_id)
-    return json_response(describe(subscription), status=201, headers={"Location": location})
-
-
-@bp.function_name(UNSUBSCRIBE_OPERATION)
-@bp.route(route=SUBSCRIPTION_ROUTE, methods=["DELETE"])
-@_guarded
-def unsubscribe(req: func.HttpRequest) -> func.HttpResponse:
-    services.subscription_service().unsubscribe(req.route_params["instanceId"], req.route_params["subscriptionId"])
-    return json_response({"status": "unsubscribed"}, status=200)
+@answered
+def subscribe_unknown_kind(req: func.HttpRequest) -> Answer:
+    """Literal routes (the declared kinds) take precedence; this one only sees unknown kinds."""
+    return _subscribe(None)(req)
 
 
 @bp.function_name("ListTriggerSubscriptions")
 @bp.route(route="instances/{instanceId}/subscriptions", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
-@_guarded
-def list_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"value": services.subscription_service().list(req.route_params["instanceId"])})
+@answered
+def list_subscriptions(req: func.HttpRequest) -> Answer:
+    return Answer(200, {"value": services.subscription_service().list(req.route_params["instanceId"])})
 
 
 @bp.function_name("TestTriggerSubscription")
-@bp.route(route=SUBSCRIPTION_ROUTE + "/test", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
-@_guarded
-def send_test(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        event_id = services.subscription_service().send_test(req.route_params["instanceId"],
-                                                            req.route_params["subscriptionId"])
-    except SubscriptionNotFoundError:
-        return json_response({"code": "SubscriptionNotFound", "message": "No such subscription.",
-                              "field": "subscriptionId"}, status=404)
-    return json_response({"eventId": event_id, "status": "queued", "isTest": True}, status=202)
+@bp.route(route=UNSUBSCRIBE.route + "/test", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@answered
+def send_test(req: func.HttpRequest) -> Answer:
+    event_id = services.subscription_service().send_test(req.route_params["instanceId"],
+                                                        req.route_params["subscriptionId"])
+    return Answer(202, {"eventId": event_id, "status": "queued", "isTest": True})
 
 
 @bp.function_name("ListDeadLetters")
 @bp.route(route="instances/{instanceId}/deadletters", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
-@_guarded
-def list_dead_letters(req: func.HttpRequest) -> func.HttpResponse:
+@answered
+def list_dead_letters(req: func.HttpRequest) -> Answer:
     letters = services.dead_letters().list_for_instance(req.route_params["instanceId"].lower())
-    return json_response({"value": [letter.to_json() for letter in letters]})
+    return Answer(200, {"value": [letter.to_json() for letter in letters]})
 
 
 @bp.function_name("ReplayDeadLetter")
 @bp.route(route="instances/{instanceId}/deadletters/{deadLetterId}/replay", methods=["POST"],
           auth_level=func.AuthLevel.ADMIN)
-@_guarded
-def replay_dead_letter(req: func.HttpRequest) -> func.HttpResponse:
+@answered
+def replay_dead_letter(req: func.HttpRequest) -> Answer:
     try:
-        message = services.deliverer().replay(req.route_params["instanceId"].lower(), req.route_params["deadLetterId"])
+        message = services.deliverer().replay(req.route_params["instanceId"].lower(),
+                                              req.route_params["deadLetterId"])
     except LookupError:
-        return json_response({"code": "DeadLetterNotFound", "message": "No such dead letter, or its subscription "
-                              "no longer exists.", "field": "deadLetterId"}, status=404)
-    return json_response({"eventId": message.event_id, "status": "queued"}, status=202)
+        raise NotFound("DeadLetterNotFound", "No such dead letter, or its subscription no longer exists.",
+                       field="deadLetterId") from None
+    return Answer(202, {"eventId": message.event_id, "status": "queued"})

@@ -1,12 +1,10 @@
-"""Connector actions over the CI client: declarations, input validation and execution.
+"""Connector actions over the CI client: declarations and execution.
 
 No ``azure.functions`` import: ``actions/ci_actions.py`` adapts :func:`execute` to HTTP functions.
+Parameters, validation and error answers are the shared ones of :mod:`ciconnector.operations`.
 """
-from .errors import ActionError
-from .inputs import RawRequest
-from .model import Action, Param, Picker
+from .model import Action, Call
 from .registry import ACTIONS, TEST_CONNECTION_OPERATION, action
-from .runner import Call, Outcome, execute
+from .runner import execute
 
-__all__ = ["ACTIONS", "TEST_CONNECTION_OPERATION", "Action", "ActionError", "Call", "Outcome", "Param", "Picker",
-           "RawRequest", "action", "execute"]
+__all__ = ["ACTIONS", "TEST_CONNECTION_OPERATION", "Action", "Call", "action", "execute"]

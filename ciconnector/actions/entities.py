@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ciconnector.operations.common import ENTITY, INSTANCE
+
 from .lookups import entity_name
-from .model import Action
-from .params import ENTITY, INSTANCE
-from .runner import Call
+from .model import Action, Call
 from .schemas import compact, listing, obj, prop
 
 

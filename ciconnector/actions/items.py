@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from ciconnector.errors import NotFound
+from ciconnector.operations import Param
+from ciconnector.operations.common import ENTITY, INSTANCE
+from ciconnector.operations.params import TEXT_PATTERN
+
 from . import odata
-from .errors import not_found
-from .model import Action, Param
-from .params import ENTITY, INSTANCE, TEXT_PATTERN
-from .runner import Call
+from .model import Action, Call
 from .schemas import FREE_OBJECT, compact, obj, prop
 
 MAX_TOP = 1000
@@ -54,8 +56,8 @@ def _item(call: Call) -> dict:
     where = odata.equals(args["keyName"], args["itemId"], name_field="keyName", value_field="itemId")
     page = call.ci.query_data(call.instance_id, args["entityName"], filter=where, top=1)
     if not page.rows:
-        raise not_found("ItemNotFound", f"No item of '{args['entityName']}' has {args['keyName']} "
-                                        f"{odata.string_literal(args['itemId'], 'itemId')}.", "itemId")
+        raise NotFound("ItemNotFound", f"No item of '{args['entityName']}' has {args['keyName']} "
+                                       f"{odata.string_literal(args['itemId'], 'itemId')}.", field="itemId")
     return page.rows[0]
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .model import Action, Param
-from .params import INSTANCE
-from .runner import Call, allowed_instance
+from ciconnector.operations import Param
+from ciconnector.operations.common import INSTANCE, instance_allowed
+
+from .model import Action, Call
 from .schemas import listing, prop
 
 
@@ -21,7 +22,7 @@ def entity_name(entity: dict) -> str | None:
 
 def _instances(call: Call) -> dict:
     return {"value": [{"id": i.instance_id, "name": i.name or i.instance_id}
-                      for i in call.ci.list_instances() if allowed_instance(i.instance_id, call.settings)]}
+                      for i in call.ci.list_instances() if instance_allowed(i.instance_id, call.settings.instance_ids)]}
 
 
 def _data_sources(call: Call) -> dict:

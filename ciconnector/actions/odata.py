@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import bad_input
+from ciconnector.errors import InvalidInput
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 """An OData property name: a letter or underscore, then letters, digits, underscores."""
@@ -19,16 +19,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def identifier(value: str, field: str) -> str:
     """``value`` when it is a plain OData identifier, else a 400 naming ``field``."""
     if not re.fullmatch(IDENTIFIER, value):
-        raise bad_input("InvalidIdentifier",
-                        f"'{field}' must be a field name: letters, digits and underscores.", field)
+        raise InvalidInput("InvalidIdentifier",
+                           f"'{field}' must be a field name: letters, digits and underscores.", field=field)
     return value
 
 
 def string_literal(value: str, field: str) -> str:
     """``value`` as a quoted OData string literal (``'O''Brien'``), refusing control characters."""
     if len(value) > MAX_LITERAL_LENGTH or _CONTROL.search(value):
-        raise bad_input("InvalidValue",
-                        f"'{field}' must be at most {MAX_LITERAL_LENGTH} printable characters.", field)
+        raise InvalidInput("InvalidValue",
+                           f"'{field}' must be at most {MAX_LITERAL_LENGTH} printable characters.", field=field)
     return "'" + value.replace("'", "''") + "'"
 
 

@@ -1,12 +1,14 @@
 """Customer profile actions: search profiles, get a customer by an alternate key (keyring)."""
 from __future__ import annotations
 
+from ciconnector.errors import NotFound
+from ciconnector.operations import Param
+from ciconnector.operations.common import DATA_SOURCE_NAME_PICKER, INSTANCE
+from ciconnector.operations.params import NAME_MAX_LENGTH, NAME_PATTERN, TEXT_PATTERN
+
 from . import odata
-from .errors import not_found
 from .items import SELECT_PATTERN
-from .model import Action, Param
-from .params import DATA_SOURCE_NAME_PICKER, INSTANCE, NAME_MAX_LENGTH, NAME_PATTERN, TEXT_PATTERN
-from .runner import Call
+from .model import Action, Call
 from .schemas import FREE_OBJECT, compact, obj, prop
 
 PROFILE_ENTITY = "Customer"
@@ -26,7 +28,7 @@ def _by_key(call: Call) -> dict:
                                   entity_name=args["sourceEntityName"], key=args["key"])
     customer_id = keyring.get("customerId")
     if not isinstance(customer_id, str) or not customer_id:
-        raise not_found("CustomerNotFound", "No customer profile has this alternate key.", "key")
+        raise NotFound("CustomerNotFound", "No customer profile has this alternate key.", field="key")
     where = odata.equals("CustomerId", customer_id, name_field="CustomerId", value_field="customerId")
     rows = call.ci.query_data(call.instance_id, PROFILE_ENTITY, filter=where, top=1).rows
     ring = keyring.get("keyRing")

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from ciconnector.customer_insights import NotFoundError
+from ciconnector.errors import InvalidInput, NotFound
+from ciconnector.operations import Param
+from ciconnector.operations.common import DATA_SOURCE_PICKER, INSTANCE
+from ciconnector.operations.params import GUID_PATTERN
 
-from .errors import bad_input, not_found
-from .model import Action, Param
-from .params import DATA_SOURCE_PICKER, GUID_PATTERN, INSTANCE
-from .runner import Call
+from .model import Action, Call
 from .schemas import compact, iso, obj, prop, timestamp
 
 OPERATION_TYPES = {"full": "all", "dataSource": "ingestion", "segments": "segmentation", "measures": "measures"}
@@ -18,16 +19,17 @@ def _start(call: Call) -> dict:
     identifiers = None
     if scope == "dataSource":
         if not data_source_id:
-            raise bad_input("MissingParameter", "Parameter 'dataSourceId' is required for a data source refresh.",
-                            "dataSourceId")
+            raise InvalidInput("MissingParameter", "Parameter 'dataSourceId' is required for a data source refresh.",
+                               field="dataSourceId")
         try:
             call.ci.get_data_source(call.instance_id, data_source_id)
         except NotFoundError:
-            raise not_found("DataSourceNotFound", "No such data source in this instance.", "dataSourceId") from None
+            raise NotFound("DataSourceNotFound", "No such data source in this instance.",
+                           field="dataSourceId") from None
         identifiers = [data_source_id.lower()]
     elif data_source_id:
-        raise bad_input("InvalidParameter", "Parameter 'dataSourceId' applies only to the dataSource scope.",
-                        "dataSourceId")
+        raise InvalidInput("InvalidParameter", "Parameter 'dataSourceId' applies only to the dataSource scope.",
+                           field="dataSourceId")
     job = call.ci.submit_job(call.instance_id, operation_type=OPERATION_TYPES[scope], identifiers=identifiers,
                              force_run=call.args["forceRun"])
     return compact({"jobId": job.job_id, "jobStatus": job.job_status, "scope": scope,

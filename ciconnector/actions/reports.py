@@ -6,9 +6,10 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .model import Action, Param
-from .params import INSTANCE
-from .runner import Call
+from ciconnector.operations import Param
+from ciconnector.operations.common import INSTANCE
+
+from .model import Action, Call
 from .schemas import compact, iso, obj, prop, timestamp
 
 OUTCOMES = ("succeeded", "failed", "running", "canceled", "skipped", "other")

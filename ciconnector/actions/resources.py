@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import math
 
-from .model import Action
-from .params import INSTANCE
-from .runner import Call, allowed_instance
+from ciconnector.operations.common import INSTANCE, instance_allowed
+
+from .model import Action, Call
 from .schemas import compact, iso, listing, obj, prop, timestamp
 
 
 def _instances(call: Call) -> dict:
     return {"value": [compact({"instanceId": i.instance_id, "name": i.name, "instanceType": i.instance_type})
-                      for i in call.ci.list_instances() if allowed_instance(i.instance_id, call.settings)]}
+                      for i in call.ci.list_instances() if instance_allowed(i.instance_id, call.settings.instance_ids)]}
 
 
 def _data_sources(call: Call) -> dict:

@@ -7,11 +7,11 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from ciconnector.actions import ACTIONS, TEST_CONNECTION_OPERATION, Action
-from ciconnector.triggers import CATALOG, TriggerKind
+from ciconnector.errors import InvalidInput
+from ciconnector.triggers import CATALOG, UNSUBSCRIBE, TriggerKind
 
 from . import metadata
-from .operations import operation
-from .triggers import trigger_paths
+from .emitter import paths
 
 HOST_PATTERN = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:\d{1,5})?$")
 """A host name (or IPv4 address) with an optional port: what Swagger's ``host`` may hold."""
@@ -25,9 +25,7 @@ def build_definition(host: str = metadata.DEFAULT_HOST, *, scheme: str = "https"
         raise ValueError(f"invalid connector host {host!r}")
     if not base_path.startswith("/"):
         raise ValueError(f"invalid connector base path {base_path!r}")
-    paths: dict[str, dict[str, Any]] = trigger_paths(kinds)
-    for action in actions:
-        paths.setdefault(action.path, {})[action.method.lower()] = operation(action)
+    operations = (*(kind.subscribe for kind in kinds), UNSUBSCRIBE, *actions)
     return {
         "swagger": "2.0",
         "info": {"title": metadata.TITLE, "description": metadata.DESCRIPTION, "version": metadata.VERSION,
@@ -37,7 +35,7 @@ def build_definition(host: str = metadata.DEFAULT_HOST, *, scheme: str = "https"
         "schemes": [scheme],
         "consumes": ["application/json"],
         "produces": ["application/json"],
-        "paths": paths,
+        "paths": paths(operations),
         "definitions": {},
         "parameters": {},
         "responses": {},
@@ -57,10 +55,13 @@ def build_definition(host: str = metadata.DEFAULT_HOST, *, scheme: str = "https"
 
 def definition_for_url(url: str, *, host: str | None = None, base_path: str = metadata.BASE_PATH) -> dict[str, Any]:
     """The definition as served at ``url``: ``host`` (default: that URL's host, and its scheme) and
-    ``base_path``; ValueError for an odd host or path."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"unsupported scheme {parts.scheme!r}")
-    if host:
-        return build_definition(host, scheme="https", base_path=base_path)
-    return build_definition(parts.netloc, scheme=parts.scheme, base_path=base_path)
+    ``base_path``; an ``InvalidHost`` :class:`InvalidInput` for an odd host or path."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"unsupported scheme {parts.scheme!r}")
+        if host:
+            return build_definition(host, scheme="https", base_path=base_path)
+        return build_definition(parts.netloc, scheme=parts.scheme, base_path=base_path)
+    except ValueError:
+        raise InvalidInput("InvalidHost", "The request's host name is not usable.") from None

@@ -1,14 +1,27 @@
-"""Entra ID client-credentials tokens for the CI API, via MSAL."""
+"""Entra ID tokens for the CI API, via MSAL, in the credential mode the settings choose.
+
+``secret`` and ``certificate`` use MSAL's ``ConfidentialClientApplication`` (client credentials
+with a client secret, or a client assertion signed with the certificate); ``managedidentity``
+uses the function app's own identity through ``msal.ManagedIdentityClient`` (shared with the
+storage clients in ``ciconnector.identity``), so no secret or key is kept in app settings.
+"""
 from __future__ import annotations
 
+import json
+import logging
 import threading
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import msal
 import requests
 
 from ..settings import CustomerInsightsSettings
+from .certificate import load_client_certificate
 from .errors import AuthenticationError
+
+logger = logging.getLogger(__name__)
 
 MICROSOFT_AUTHORITY_HOSTS = frozenset({
     "login.microsoftonline.com", "login.microsoftonline.us", "login.partner.microsoftonline.cn",
@@ -18,11 +31,28 @@ MICROSOFT_AUTHORITY_HOSTS = frozenset({
 
 
 class TokenProvider:
-    """Acquires and caches access tokens with MSAL's ``ConfidentialClientApplication``.
+    """Access tokens for CI calls, cached until five minutes before they expire (MSAL's rule).
 
-    MSAL keeps the token in its in-process cache and fetches a new one when the cached
-    token is within five minutes of expiry, so calls renew before the token lapses.
+    The credential mode is fixed by the settings; :meth:`invalidate` makes the next
+    :meth:`token` ask the authority again (after CI answered 401).
     """
+
+    def __init__(self, settings: CustomerInsightsSettings, session: requests.Session):
+        self._source: _ConfidentialClientTokens | _ManagedIdentityTokens = (
+            _ManagedIdentityTokens(settings) if settings.credential == "managedidentity"
+            else _ConfidentialClientTokens(settings, session))
+
+    def token(self) -> str:
+        """Return a valid access token, from cache when possible."""
+        return self._source.token()
+
+    def invalidate(self) -> None:
+        """Forget cached tokens, so the next :meth:`token` asks the authority again."""
+        self._source.invalidate()
+
+
+class _ConfidentialClientTokens:
+    """Client credentials grant with a client secret or a certificate."""
 
     def __init__(self, settings: CustomerInsightsSettings, session: requests.Session):
         self._settings = settings
@@ -30,14 +60,24 @@ class TokenProvider:
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
 
+    def _credential(self) -> Any:
+        if self._settings.credential != "certificate":
+            return self._settings.client_secret
+        certificate = load_client_certificate(self._settings.client_certificate_path,
+                                              password=self._settings.client_certificate_password)
+        logger.info("CI client certificate: thumbprint %s, valid until %s", certificate.sha1_thumbprint,
+                    f"{certificate.not_after:%Y-%m-%d}")
+        return certificate.msal_credential()
+
     def _application(self) -> msal.ConfidentialClientApplication:
         with self._lock:
             if self._app is None:
                 authority = self._settings.effective_authority
+                credential = self._credential()
                 try:
                     self._app = msal.ConfidentialClientApplication(
                         self._settings.client_id,
-                        client_credential=self._settings.client_secret,
+                        client_credential=credential,
                         authority=authority,
                         http_client=self._session,
                         instance_discovery=urlsplit(authority).hostname in MICROSOFT_AUTHORITY_HOSTS,
@@ -48,7 +88,6 @@ class TokenProvider:
             return self._app
 
     def token(self) -> str:
-        """Return a valid access token, from cache when possible."""
         app = self._application()
         try:
             result = app.acquire_token_for_client(scopes=[self._settings.scope])
@@ -63,10 +102,39 @@ class TokenProvider:
         return token
 
     def invalidate(self) -> None:
-        """Forget cached tokens, so the next :meth:`token` asks the authority again."""
         app = self._app
         if app is None:
             return
         cache = app.token_cache
         for entry in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
             cache.remove_at(entry)
+
+
+class _ManagedIdentityTokens:
+    """The function app's managed identity (system-assigned, or the user-assigned one named)."""
+
+    def __init__(self, settings: CustomerInsightsSettings):
+        from ..identity import managed_identity_credential  # azure-core is only needed in this mode
+
+        self._scope = settings.scope
+        self._credential = managed_identity_credential(client_id=settings.managed_identity_client_id or None,
+                                                       ca_bundle=settings.identity_ca_bundle)
+        self._refresh = False
+
+    def token(self) -> str:
+        from ..identity import ManagedIdentityTokenError
+
+        # MSAL's managed identity client has no cache removal; a claims challenge is its way to
+        # skip the cached token (and tell the endpoint which token to replace).
+        claims = json.dumps({"access_token": {"nbf": {"essential": True, "value": str(int(time.time()))}}}) \
+            if self._refresh else None
+        try:
+            token = self._credential.get_token(self._scope, claims=claims)
+        except ManagedIdentityTokenError as exc:
+            raise AuthenticationError(f"managed identity token refused: {exc.message}",
+                                      error_code="managed_identity_unavailable") from None
+        self._refresh = False
+        return token.token
+
+    def invalidate(self) -> None:
+        self._refresh = True

@@ -16,6 +16,10 @@ from .transport import Transport
 MAX_PAGE_SIZE = 100
 """CI returns at most 100 rows per data query."""
 
+DOCUMENTED_OPERATION_TYPES = {"ingestion": "Ingestion"}
+"""``operationType`` spellings the current docs show (OData examples, "Refresh a data source");
+``all`` is lowercase there too. Values the docs do not show keep the code model's enum spelling."""
+
 @dataclass(frozen=True)
 class DataPage:
     """One page of an OData data query (``ODataEntityPayload``)."""
@@ -169,10 +173,17 @@ class CustomerInsightsClient:
 
     def submit_job(self, instance_id: str, *, operation_type: str, identifiers: list[str] | None = None,
                    force_run: bool = False) -> Job:
-        """Start a workflow job (a refresh); returns the queued job."""
-        params: dict[str, str] = {"operationType": operation_type}
+        """Start a workflow job (a refresh); returns the queued job.
+
+        With ``manage/workflows`` the query is spelled as Microsoft's docs show it
+        (``operationType=Ingestion&identifiers='<id>'``); with the 2021 ``workflows`` path as the
+        code model has it (``operationType=ingestion&identifiers=<id>``, a plain csv).
+        """
+        documented = self._settings.workflow_path == "manage/workflows"
+        spelled = DOCUMENTED_OPERATION_TYPES.get(operation_type, operation_type) if documented else operation_type
+        params: dict[str, str] = {"operationType": spelled}
         if identifiers:
-            params["identifiers"] = ",".join(identifiers)
+            params["identifiers"] = ",".join(f"'{i}'" if documented else i for i in identifiers)
         if force_run:
             params["forceRunRequested"] = "true"
         return Job.from_api(self._transport.request(

@@ -56,7 +56,9 @@ class Deliverer:
         self._sender = sender
         self._schedule = schedule
         self._disable_after = disable_after_not_found
-        self._stale_after = 2 * send_timeout + 5
+        # a send of the same attempt that started less than this ago may still await its answer:
+        # a duplicate message waits for it rather than sending a second copy in parallel
+        self._stale_after = send_timeout + 15
 
     def deliver(self, message: DeliveryMessage) -> DeliveryOutcome:
         try:

@@ -24,15 +24,21 @@ class CallbackAnswer:
 
 
 class CallbackSender:
-    """Sends notifications: JSON body, timeout, no redirects, idempotency headers on every attempt.
+    """Sends notifications: JSON body, timeouts, no redirects, idempotency headers on every attempt.
+
+    ``timeout`` bounds connecting and sending; ``response_timeout`` (default: the same) bounds the
+    wait for the answer once the notification was sent.
 
     Headers follow Standard Webhooks: ``webhook-id`` (the event id, the same on every attempt),
     ``webhook-timestamp``; ``Idempotency-Key`` carries the event id too.
     """
 
-    def __init__(self, *, timeout: float, allowed_hosts: Iterable[str] = (), ca_bundle: str | None = None):
+    def __init__(self, *, timeout: float, response_timeout: float | None = None, allowed_hosts: Iterable[str] = (),
+                 ca_bundle: str | None = None):
         allowed = tuple(allowed_hosts)
-        self._timeout = timeout
+        # (connect, read): a callback that cannot be reached fails fast; one that has the notification
+        # is given time to answer, since sending it again while it works would make a second copy
+        self._timeout = (timeout, timeout if response_timeout is None else response_timeout)
         self._session = guarded_session(
             lambda host, port, address: is_allowed_host(allowed, host, port) or not is_blocked_address(str(address)),
             ca_bundle=ca_bundle)
@@ -43,8 +49,10 @@ class CallbackSender:
         try:
             response = self._session.post(url, data=json.dumps(notification).encode(), headers=headers,
                                           timeout=self._timeout, allow_redirects=False)
+        except requests.ConnectTimeout:
+            return CallbackAnswer(None, "connect timeout")
         except requests.Timeout:
-            return CallbackAnswer(None, "timeout")
+            return CallbackAnswer(None, f"no answer within {self._timeout[1]:g} s")
         except requests.ConnectionError as exc:
             return CallbackAnswer(None, _connection_error(exc, urlsplit(url).hostname or ""))
         except requests.RequestException as exc:

@@ -9,6 +9,9 @@ from typing import Any, Mapping
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
+from .clients import queue_client
+from .connection import StorageConnection
+
 POLL_QUEUE = "ci-poll"
 DELIVERY_QUEUE = "ci-deliveries"
 MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
@@ -18,11 +21,12 @@ MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60
 class QueueSender:
     """Puts JSON messages on named queues, creating each queue at most once per process.
 
+    ``connection`` is a connection string or identity-based (see :mod:`.connection`);
     ``client_options`` go to the SDK clients (e.g. ``raw_response_hook`` to count transactions).
     """
 
-    def __init__(self, connection_string: str, **client_options: Any):
-        self._connection_string = connection_string
+    def __init__(self, connection: StorageConnection, **client_options: Any):
+        self._connection = connection
         self._options = client_options
         self._queues: dict[str, QueueClient] = {}
         self._lock = threading.Lock()
@@ -31,8 +35,8 @@ class QueueSender:
         with self._lock:
             client = self._queues.get(name)
             if client is None:
-                client = QueueClient.from_connection_string(
-                    self._connection_string, name, message_encode_policy=TextBase64EncodePolicy(),
+                client = queue_client(
+                    self._connection, name, message_encode_policy=TextBase64EncodePolicy(),
                     message_decode_policy=TextBase64DecodePolicy(), **self._options)
                 try:
                     client.create_queue()

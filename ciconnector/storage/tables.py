@@ -4,7 +4,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import TableClient
+
+from .clients import table_service
+from .connection import StorageConnection
 
 SUBSCRIPTIONS = "Subscriptions"
 WATCH_STATE = "WatchState"
@@ -15,11 +18,12 @@ DEAD_LETTERS = "DeadLetters"
 class TableStore:
     """Opens tables by name, creating each one at most once per process.
 
+    ``connection`` is a connection string or identity-based (see :mod:`.connection`);
     ``client_options`` go to the SDK client (e.g. ``raw_response_hook`` to count transactions).
     """
 
-    def __init__(self, connection_string: str, **client_options: Any):
-        self._service = TableServiceClient.from_connection_string(connection_string, **client_options)
+    def __init__(self, connection: StorageConnection, **client_options: Any):
+        self._service = table_service(connection, **client_options)
         self._tables: dict[str, TableClient] = {}
         self._lock = threading.Lock()
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
-from .parameters import SubscriptionValidationError
+from ciconnector.errors import InvalidInput
+from ciconnector.operations import Param
 
 ALLOWED_HOSTS_SETTING = "CALLBACK_ALLOWED_HOSTS"
 MAX_CALLBACK_URL_BYTES = 2048
@@ -36,11 +37,11 @@ _BLOCKED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
 _WHITESPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
-class CallbackUrlError(SubscriptionValidationError):
+class CallbackUrlError(InvalidInput):
     """The callback URL breaks the rule; ``field`` is always ``callbackUrl``."""
 
     def __init__(self, code: str, message: str):
-        super().__init__(code, message, CALLBACK_URL_FIELD)
+        super().__init__(code, message, field=CALLBACK_URL_FIELD)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,26 @@ def is_blocked_address(address: str) -> bool:
 def check_callback_url(url: Any, *, allowed_hosts: Iterable[str] = (),
                        resolver: Resolver = socket.getaddrinfo) -> CheckedCallback:
     """Apply the callback URL rule; raises :class:`CallbackUrlError`."""
+    host, port = _host_of(url)
+    if is_allowed_host(allowed_hosts, host, port):
+        return CheckedCallback(url, host, port, ())
+    addresses = _addresses(host, port, resolver)
+    blocked = [a for a in addresses if is_blocked_address(a)]
+    if blocked:
+        raise CallbackUrlError("CallbackHostNotAllowed",
+                               f"The callback host '{host}' resolves to a non-public address ({blocked[0]}).")
+    return CheckedCallback(url, host, port, addresses)
+
+
+def callback_url_syntax(url: Any) -> str:
+    """``url`` when it passes the part of the rule that needs no name resolution (the subscribe
+    body's validation rule); :func:`check_callback_url` adds the address check."""
+    _host_of(url)
+    return url
+
+
+def _host_of(url: Any) -> tuple[str, int]:
+    """The host and port of a syntactically acceptable callback URL."""
     if not isinstance(url, str) or not url:
         raise CallbackUrlError("MissingCallbackUrl", "The callback URL is required.")
     try:
@@ -108,14 +129,13 @@ def check_callback_url(url: Any, *, allowed_hosts: Iterable[str] = (),
     host = parts.hostname
     if not host:
         raise CallbackUrlError("InvalidCallbackUrl", "The callback URL has no host.")
-    if is_allowed_host(allowed_hosts, host, port):
-        return CheckedCallback(url, host, port, ())
-    addresses = _addresses(host, port, resolver)
-    blocked = [a for a in addresses if is_blocked_address(a)]
-    if blocked:
-        raise CallbackUrlError("CallbackHostNotAllowed",
-                               f"The callback host '{host}' resolves to a non-public address ({blocked[0]}).")
-    return CheckedCallback(url, host, port, addresses)
+    return host, port
+
+
+CALLBACK_URL = Param(CALLBACK_URL_FIELD, "field", "string", "Callback URL",
+                     "The URL the flow is started with; set by the platform.", required=True, visibility="internal",
+                     notification_url=True, rule=callback_url_syntax)
+"""The callback URL field of every subscribe body."""
 
 
 def _addresses(host: str, port: int, resolver: Resolver) -> tuple[str, ...]:

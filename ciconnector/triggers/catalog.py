@@ -1,24 +1,27 @@
 """The trigger catalog: every trigger kind declared once.
 
-The HTTP functions validate subscribe calls with it (:func:`validate_subscription`), the poller
-asks it which CI lists to fetch (:attr:`TriggerKind.resources`) and how to detect events
-(:attr:`TriggerKind.rule`), and the connector definition is generated from it (operation name,
-summary, description, hint, parameters, notification schema).
+Each kind declares its subscribe operation (:attr:`TriggerKind.subscribe`: route, parameters,
+responses), which the HTTP functions register and validate with and the connector definition is
+emitted from; the poller asks the kind which CI lists to fetch (:attr:`TriggerKind.resources`) and
+how to detect events (:attr:`TriggerKind.rule`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Mapping
 
 from ciconnector.customer_insights.models import Measure
+from ciconnector.errors import InvalidInput
+from ciconnector.operations import Operation, Param
 
 from .events import Event, notification_schema
 from .observations import PollResource
-from .parameters import (DATA_SOURCE_ID, DIRECTION, INCLUDE_ON_DEMAND, INSTANCE_ID, MEASURE_NAME, SEGMENT_NAME,
-                         THRESHOLD, Parameter, ResourceKind, SubscriptionValidationError, normalize_parameters)
+from .parameters import (DATA_SOURCE, DIRECTION_PARAM, MEASURE, MEASURE_NAME, MEASURE_THRESHOLD,
+                         MEMBER_COUNT_THRESHOLD, ON_DEMAND, SEGMENT, WATCHED_INSTANCE)
 from .rules import DataSourceRefreshRule, DetectionRule, FullRefreshRule, ThresholdRule, UnificationRule
-from .thresholds import DEFAULT_DIRECTION, DIRECTIONS
+from .subscribe import MAX_BODY_BYTES, SUBSCRIBE_RESPONSES, SUBSCRIBE_ROUTE, subscription_body
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class TriggerKind:
         summary: sentence-case title, at most 80 characters, no trailing punctuation.
         description: full sentences, different from the summary.
         hint: how to make the event happen (``x-ms-trigger-hint``).
-        parameters: the subscribe parameters, in display order.
+        parameters: the subscribe parameters, in display order: the path's instance, then body fields.
         resources: the CI lists one poll must fetch for this kind.
         notification_schema: JSON schema of the payload, with its ``description`` (Swagger 2.0
             compatible, for ``x-ms-notification-content``).
@@ -43,40 +46,32 @@ class TriggerKind:
     summary: str
     description: str
     hint: str
-    parameters: tuple[Parameter, ...]
+    parameters: tuple[Param, ...]
     resources: frozenset[PollResource]
     notification_schema: Mapping[str, Any]
     rule: DetectionRule
 
-    @property
-    def resource_parameters(self) -> dict[str, ResourceKind]:
-        """Parameter name → the CI resource kind its value names (for the adapter's existence check)."""
-        return {p.name: p.resource for p in self.parameters if p.resource is not None}
+    @cached_property
+    def subscribe(self) -> Operation:
+        """The kind's subscribe operation (``POST``, answered 201 with the unsubscribe ``Location``)."""
+        schema = dict(self.notification_schema)
+        return Operation(
+            operation_id=self.operation_name, method="POST", route=SUBSCRIBE_ROUTE % self.id,
+            summary=self.summary, description=self.description,
+            params=(*(p for p in self.parameters if p.location == "path"),
+                    subscription_body(tuple(p for p in self.parameters if p.location == "field"))),
+            responses=SUBSCRIBE_RESPONSES, trigger_hint=self.hint,
+            notification={"description": schema.get("description", self.summary), "schema": schema},
+            max_body_bytes=MAX_BODY_BYTES)
 
-    def parameter(self, name: str) -> Parameter:
-        """The declared parameter ``name``; KeyError when undeclared."""
-        for p in self.parameters:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def validate_parameters(self, raw: Any) -> dict[str, Any]:
-        """Validated, normalized parameters; raises :class:`SubscriptionValidationError`."""
-        return normalize_parameters(self.parameters, raw)
+    def parameters_of(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The kind's parameters out of the validated subscribe inputs (what a subscription stores)."""
+        return {p.name: args[p.name] for p in self.parameters}
 
     def sample_event(self, instance_id: str, parameters: Mapping[str, Any], now: datetime) -> Event:
         """A test event (``isTest`` true) for "send a test notification"."""
         return self.rule.sample(self.id, instance_id, parameters, now)
 
-
-_INSTANCE = Parameter(INSTANCE_ID, "string", "Instance", "The Customer Insights instance to watch.",
-                      format="uuid", resource="instance")
-_DATA_SOURCE = Parameter(DATA_SOURCE_ID, "string", "Data Source",
-                         "The data source to watch. Leave empty to watch every data source.",
-                         required=False, format="uuid", resource="dataSource")
-_DIRECTION = Parameter(DIRECTION, "string", "Direction",
-                       "Fire when the value rises above the threshold, falls below it, or either.",
-                       required=False, default=DEFAULT_DIRECTION, enum=DIRECTIONS)
 
 _DATA_SOURCE_FIELDS = ("subjectType", "subjectId", "subjectName", "status", "outcome")
 _DATA_SOURCE_LABELS = {"subjectId": {"x-ms-summary": "Data Source ID"},
@@ -94,7 +89,7 @@ _KINDS = (
         description="Triggers once for each failed refresh of a data source of the instance, "
                     "or of the chosen data source.",
         hint="To see it work, refresh a data source whose source cannot be reached.",
-        parameters=(_INSTANCE, _DATA_SOURCE), resources=frozenset({"dataSources"}),
+        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"dataSources"}),
         notification_schema=notification_schema(
             "The data source whose refresh failed.", _DATA_SOURCE_FIELDS, _DATA_SOURCE_LABELS),
         rule=DataSourceRefreshRule("failed")),
@@ -104,7 +99,7 @@ _KINDS = (
         description="Triggers once for each successful refresh of a data source of the instance, "
                     "or of the chosen data source.",
         hint="To see it work, refresh a data source in Customer Insights.",
-        parameters=(_INSTANCE, _DATA_SOURCE), resources=frozenset({"dataSources"}),
+        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"dataSources"}),
         notification_schema=notification_schema(
             "The data source that was refreshed.", _DATA_SOURCE_FIELDS, _DATA_SOURCE_LABELS),
         rule=DataSourceRefreshRule("succeeded")),
@@ -114,11 +109,7 @@ _KINDS = (
         description="Triggers when the member count of a segment crosses the threshold in the chosen "
                     "direction. The first evaluation after the flow is saved only records the starting count.",
         hint="To see it work, refresh the segment after changing its rules so its size crosses the threshold.",
-        parameters=(
-            _INSTANCE,
-            Parameter(SEGMENT_NAME, "string", "Segment", "The segment to watch.", resource="segment"),
-            Parameter(THRESHOLD, "integer", "Threshold", "The member count to watch, 0 or more.", minimum=0),
-            _DIRECTION),
+        parameters=(WATCHED_INSTANCE, SEGMENT, MEMBER_COUNT_THRESHOLD, DIRECTION_PARAM),
         resources=frozenset({"segments"}),
         notification_schema=notification_schema(
             "The segment whose member count crossed the threshold.", _THRESHOLD_FIELDS, {
@@ -135,12 +126,7 @@ _KINDS = (
                     "in the chosen direction. The first evaluation after the flow is saved only records the "
                     "starting value.",
         hint="To see it work, refresh the measure after its input data changed.",
-        parameters=(
-            _INSTANCE,
-            Parameter(MEASURE_NAME, "string", "Measure",
-                      "The business measure to watch; it must have no dimensions.", resource="measure"),
-            Parameter(THRESHOLD, "number", "Threshold", "The measure value to watch."),
-            _DIRECTION),
+        parameters=(WATCHED_INSTANCE, MEASURE, MEASURE_THRESHOLD, DIRECTION_PARAM),
         resources=frozenset({"measures"}),
         notification_schema=notification_schema(
             "The business measure whose value crossed the threshold.", _THRESHOLD_FIELDS, {
@@ -155,11 +141,7 @@ _KINDS = (
         description="Triggers once when a scheduled refresh of the whole instance ends, whatever its outcome. "
                     "Refreshes started by hand are included only when you choose so.",
         hint="To see it work, wait for the next scheduled refresh of the instance.",
-        parameters=(
-            _INSTANCE,
-            Parameter(INCLUDE_ON_DEMAND, "boolean", "Include On-Demand Refreshes",
-                      "Also trigger for full refreshes started by hand or by the API.",
-                      required=False, default=False)),
+        parameters=(WATCHED_INSTANCE, ON_DEMAND),
         resources=frozenset({"jobs"}),
         notification_schema=notification_schema(
             "The outcome of the full refresh and a summary of its tasks.", (*_JOB_FIELDS, "taskSummary"),
@@ -171,7 +153,7 @@ _KINDS = (
         description="Triggers once when the merge step of a unification run (map, match, merge) ends, "
                     "whatever its outcome.",
         hint="To see it work, run unification in Customer Insights.",
-        parameters=(_INSTANCE,), resources=frozenset({"jobs"}),
+        parameters=(WATCHED_INSTANCE,), resources=frozenset({"jobs"}),
         notification_schema=notification_schema(
             "The outcome of the unification run with the status of each step.",
             (*_JOB_FIELDS, "taskId", "stages"), {"status": {"x-ms-summary": "Unification Status"}}),
@@ -183,23 +165,19 @@ CATALOG: Mapping[str, TriggerKind] = {kind.id: kind for kind in _KINDS}
 """Every trigger kind by id, in display order."""
 
 
-def validate_subscription(kind_id: Any, parameters: Any) -> tuple[TriggerKind, dict[str, Any]]:
-    """The trigger kind and the normalized parameters of a subscribe call.
-
-    Raises :class:`SubscriptionValidationError` (``UnknownTriggerKind`` on field ``triggerKind``,
-    or a parameter error).
-    """
+def trigger_kind(kind_id: Any) -> TriggerKind:
+    """The kind with ``kind_id``; an ``UnknownTriggerKind`` :class:`InvalidInput` on field ``triggerKind``."""
     kind = CATALOG.get(kind_id) if isinstance(kind_id, str) else None
     if kind is None:
-        raise SubscriptionValidationError(
-            "UnknownTriggerKind", f"Unknown trigger kind; expected one of: {', '.join(CATALOG)}.", "triggerKind")
-    return kind, kind.validate_parameters(parameters)
+        raise InvalidInput("UnknownTriggerKind", f"Unknown trigger kind; expected one of: {', '.join(CATALOG)}.",
+                           field="triggerKind")
+    return kind
 
 
 def ensure_scalar_measure(measure: Measure) -> None:
-    """Refuse a measure with dimensions (the adapter calls this after fetching the measure)."""
+    """Refuse a measure with dimensions (subscribe calls this after fetching the measure)."""
     if not measure.is_scalar:
-        raise SubscriptionValidationError(
+        raise InvalidInput(
             "MeasureNotScalar",
             f"Measure '{measure.name}' has dimensions; only business measures without dimensions are supported.",
-            MEASURE_NAME)
+            field=MEASURE_NAME)

@@ -42,7 +42,7 @@ class WatchedSubscription(Protocol):
 
     @property
     def parameters(self) -> Mapping[str, Any]:
-        """Normalized parameters (see ``catalog.validate_subscription``)."""
+        """Normalized parameters (see ``TriggerKind.parameters_of``)."""
 
     @property
     def created_at(self) -> datetime: ...

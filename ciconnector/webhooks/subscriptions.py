@@ -1,8 +1,10 @@
 """Subscribe, unsubscribe, list and test webhook subscriptions (the HTTP functions' logic).
 
-Subscribe validates everything before storing anything: the JSON body, the callback URL rule,
-the trigger kind and its parameters, the instance allowlist, and — against CI — that the
-instance, data source, segment or measure exists (and that a measure is scalar).
+Subscribe validates everything before storing anything: the trigger kind, the request against the
+kind's subscribe operation (the shared validator: JSON body, parameters, callback URL syntax), the
+callback host, the instance allowlist, and — against CI — that the instance, data source, segment
+or measure exists (and that a measure is scalar). Failures are raised as
+:class:`~ciconnector.errors.ConnectorError` (or CI client errors); the HTTP functions answer them.
 """
 from __future__ import annotations
 
@@ -14,17 +16,16 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..customer_insights import CustomerInsightsClient, NotFoundError
 from ..delivery.message import DeliveryMessage
+from ..errors import InvalidInput, NotFound
+from ..operations import Param, RawRequest, validate
+from ..operations.common import instance_allowed
+from ..redaction import redact_url
 from ..storage.queues import DELIVERY_QUEUE, QueueSender
 from ..storage.subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionStore
 from ..storage.watch import WatchStore
-from ..redaction import redact_url
-from ..request_body import BodyError, read_json
-from ..triggers import (CATALOG, SubscriptionValidationError, TriggerKind, check_callback_url,
-                        ensure_scalar_measure, validate_subscription)
+from ..triggers import CATALOG, UNSUBSCRIBE, TriggerKind, check_callback_url, ensure_scalar_measure, trigger_kind
 from ..triggers.callback import CALLBACK_URL_FIELD
 from ..triggers.parameters import INSTANCE_ID
-
-MAX_BODY_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,14 @@ class SubscriptionService:
         self._clock = clock
 
     def subscribe(self, request: SubscribeRequest) -> Subscription:
-        """Validate and store a subscription; raises ``SubscriptionValidationError`` or a CI error."""
-        body = _json_body(request.body, request.content_type)
-        callback_url = body.pop(CALLBACK_URL_FIELD, None)
-        kind, parameters = validate_subscription(request.trigger_kind, {**body, INSTANCE_ID: request.instance_id})
+        """Validate and store a subscription; raises a ``ConnectorError`` or a CI error."""
+        kind = trigger_kind(request.trigger_kind)
+        args = validate(kind.subscribe, RawRequest(route_params={INSTANCE_ID: request.instance_id},
+                                                   body=request.body, content_type=request.content_type))
+        callback_url = args[CALLBACK_URL_FIELD]
         check_callback_url(callback_url, allowed_hosts=self._allowed_hosts, resolver=self._resolver)
+        parameters = kind.parameters_of(args)
         instance_id = parameters[INSTANCE_ID]
-        self._check_instance(kind, instance_id)
         self._check_resources(kind, instance_id, parameters)
         subscription = Subscription(uuid.uuid4().hex, instance_id, kind.id, parameters, callback_url, self._clock())
         self._watch.watch(instance_id)  # first: a watched instance without subscriptions is harmless
@@ -69,8 +71,10 @@ class SubscriptionService:
 
     def unsubscribe(self, instance_id: str, subscription_id: str) -> None:
         """Remove a subscription; unknown ids succeed the same way (nothing is revealed)."""
-        if _is_key(instance_id) and _is_key(subscription_id):
-            self._subscriptions.delete(instance_id.lower(), subscription_id.lower())
+        args = validate(UNSUBSCRIBE, RawRequest(route_params={INSTANCE_ID: instance_id,
+                                                              "subscriptionId": subscription_id}))
+        if _is_key(args["subscriptionId"]):
+            self._subscriptions.delete(args[INSTANCE_ID], args["subscriptionId"].lower())
 
     def list(self, instance_id: str) -> list[dict[str, Any]]:
         """An instance's subscriptions for admins, callback URLs redacted."""
@@ -81,8 +85,11 @@ class SubscriptionService:
     def send_test(self, instance_id: str, subscription_id: str) -> str:
         """Enqueue a sample notification (``isTest`` true) to one subscription; returns its event id."""
         if not (_is_key(instance_id) and _is_key(subscription_id)):
-            raise SubscriptionNotFoundError(subscription_id)
-        subscription = self._subscriptions.get(instance_id.lower(), subscription_id.lower())
+            raise _subscription_not_found()
+        try:
+            subscription = self._subscriptions.get(instance_id.lower(), subscription_id.lower())
+        except SubscriptionNotFoundError:
+            raise _subscription_not_found() from None
         kind = CATALOG[subscription.trigger_kind]
         event = kind.sample_event(subscription.instance_id, subscription.parameters, self._clock())
         message = DeliveryMessage(subscription.instance_id, subscription.subscription_id, event.event_id,
@@ -90,28 +97,29 @@ class SubscriptionService:
         self._queues.send(DELIVERY_QUEUE, message.to_json())
         return event.event_id
 
-    def _check_instance(self, kind: TriggerKind, instance_id: str) -> None:
-        parameter = kind.parameter(INSTANCE_ID)
-        if self._allowlist and instance_id not in self._allowlist:
-            raise SubscriptionValidationError("InstanceNotAllowed",
-                                              "This backend does not serve that Customer Insights instance.",
-                                              INSTANCE_ID)
-        try:
-            self._ci.get_instance(instance_id)
-        except NotFoundError:
-            raise parameter.not_found(instance_id) from None
-
     def _check_resources(self, kind: TriggerKind, instance_id: str, parameters: Mapping[str, Any]) -> None:
-        """Every parameter the catalog marks as naming a CI resource must name one that exists."""
+        """Every parameter declared as naming a CI resource must name one that exists; the instance
+        must also pass the allowlist (checked first: it costs no CI call)."""
+        if not instance_allowed(instance_id, self._allowlist):
+            raise InvalidInput("InstanceNotAllowed", "This backend does not serve that Customer Insights instance.",
+                               field=INSTANCE_ID)
         exists = {
+            "instance": self._instance_exists,
             "dataSource": lambda value: any(d.data_source_id == value for d in self._ci.list_data_sources(instance_id)),
             "segment": lambda value: any(s.name == value for s in self._ci.list_segments(instance_id)),
             "measure": lambda value: self._scalar_measure_exists(instance_id, value),
         }
-        for name, resource in kind.resource_parameters.items():
-            value = parameters.get(name)
-            if value and resource in exists and not exists[resource](value):
-                raise kind.parameter(name).not_found(value)
+        for param in kind.parameters:
+            value = parameters.get(param.name)
+            if value and param.resource is not None and not exists[param.resource](value):
+                raise _resource_not_found(param, value)
+
+    def _instance_exists(self, instance_id: str) -> bool:
+        try:
+            self._ci.get_instance(instance_id)
+        except NotFoundError:
+            return False
+        return True
 
     def _scalar_measure_exists(self, instance_id: str, name: str) -> bool:
         """Whether the measure exists; raises ``MeasureNotScalar`` for one with dimensions."""
@@ -136,11 +144,11 @@ def _is_key(value: str) -> bool:
     return 0 < len(value) <= 64 and all(c in "0123456789abcdefABCDEF-" for c in value)
 
 
-def _json_body(body: bytes, content_type: str) -> dict[str, Any]:
-    try:
-        data = read_json(body, content_type, max_bytes=MAX_BODY_BYTES)
-    except BodyError as exc:
-        raise SubscriptionValidationError(exc.code, exc.message, "body", status=exc.status) from None
-    if not isinstance(data, dict):
-        raise SubscriptionValidationError("InvalidJson", "The body must be a JSON object.", "body")
-    return data
+def _resource_not_found(param: Param, value: str) -> InvalidInput:
+    """A 400 (not 404: the subscribe call itself exists) for a value naming no CI resource."""
+    return InvalidInput("ResourceNotFound", f"No {param.summary.lower()} '{value}' was found in Customer Insights.",
+                        field=param.name)
+
+
+def _subscription_not_found() -> NotFound:
+    return NotFound("SubscriptionNotFound", "No such subscription.", field="subscriptionId")

@@ -99,6 +99,8 @@ def get_keyring(ctx: Context, iid: str) -> Response:
 
 
 def _workflow(ctx: Context, iid: str, wf: str) -> Instance:
+    ctx.services.log.note_form("workflow_path", "manage/workflows" if "/manage/workflows/" in ctx.request.path
+                               else "workflows")
     inst = ctx.instance(iid)
     if wf != "main":
         raise CIError(404, "workflowNotFound", f"Workflow '{wf}' was not found; the only workflow is 'main'.")
@@ -120,7 +122,13 @@ def _identifiers(ctx: Context, body: dict[str, Any]) -> list[str]:
         listed = body.get("identifiers") or []
         if not isinstance(listed, list):
             raise CIError(400, "invalidBody", "identifiers must be a list.")
+        if listed:
+            ctx.services.log.note_form("identifiers", "body")
         raw = [str(i) for i in listed]
+    else:
+        parts = [part.strip() for value in raw for part in value.split(",") if part.strip()]
+        quoted = [len(p) > 1 and p[0] == p[-1] and p[0] in "'\"" for p in parts]
+        ctx.services.log.note_form("identifiers", "quoted" if all(quoted) else "plain" if not any(quoted) else "mixed")
     return [part.strip().strip("'\"").strip() for value in raw for part in value.split(",") if part.strip()]
 
 
@@ -132,6 +140,7 @@ def submit_job(ctx: Context, iid: str, wf: str) -> Response:
     raw_type = ctx.request.args.get("operationType") or body.get("operationType")
     if not raw_type:
         raise CIError(400, "invalidOperationType", "operationType is required.")
+    ctx.services.log.note_form("operation_type", str(raw_type))
     kind = body.get("submissionKind", "onDemand")
     job_type = body.get("jobType", "full")
     if kind not in SUBMISSION_KINDS or job_type not in JOB_TYPES:

@@ -1,7 +1,9 @@
 """Entra ID-compatible authority (discovery + client-credentials token endpoint) and token checks.
 
 Tokens are unsigned JWT-like strings (``alg: none``) remembered with their expiry; the API
-accepts only tokens issued here and not yet expired.
+accepts only tokens issued here and not yet expired. The app registration authenticates with its
+client secret or with a client assertion signed by one of its registered certificates
+(``assertion.py``).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from werkzeug.wrappers import Request, Response
+
+from .assertion import JWT_BEARER, AssertionRejected, CertificateRegistry, verify
 
 DEFAULT_SCOPE = "https://api.ci.ai.microsoft.com/.default"
 DEFAULT_TOKEN_LIFETIME = 3600
@@ -85,10 +89,12 @@ def entra_error(status: int, error: str, code: int, description: str) -> Respons
 class Authority:
     """Serves ``/{tenant}/...`` like login.microsoftonline.com and validates API credentials."""
 
-    def __init__(self, credentials: Credentials, scopes: Iterable[str], tokens: TokenStore) -> None:
+    def __init__(self, credentials: Credentials, scopes: Iterable[str], tokens: TokenStore, *,
+                 certificates: CertificateRegistry | None = None) -> None:
         self.credentials = credentials
         self.scopes = tuple(scopes)
         self.tokens = tokens
+        self.certificates = certificates or CertificateRegistry()
 
     def _tenant_ok(self, tenant: str) -> bool:
         return tenant.lower() == self.credentials.tenant_id.lower()
@@ -155,10 +161,9 @@ class Authority:
         if client_id != self.credentials.client_id:
             return entra_error(401, "invalid_client", 700016, f"Application with identifier '{client_id}' was "
                                                                "not found in the directory.")
-        if not secrets.compare_digest(secret, self.credentials.client_secret):
-            return entra_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
-                                                                "being sent in the request is the client secret "
-                                                                "value, not the client secret ID.")
+        refused = self._client_authentication(request, tenant, client_id, secret)
+        if refused is not None:
+            return refused
         requested = scope.split()
         if len(requested) != 1 or not requested[0].endswith("/.default"):
             return entra_error(400, "invalid_scope", 1002012, f"The provided value for scope {scope} is not "
@@ -177,6 +182,31 @@ class Authority:
                 "access_token": token}
         return Response(json.dumps(body), content_type="application/json; charset=utf-8",
                         headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+
+    def _client_authentication(self, request: Request, tenant: str, client_id: str, secret: str) -> Response | None:
+        """None when the client secret or the client assertion proves ``client_id``, else the refusal."""
+        form = request.form
+        assertion, assertion_type = form.get("client_assertion", ""), form.get("client_assertion_type", "")
+        if assertion or assertion_type:
+            if secret:
+                return entra_error(401, "invalid_client", 700025, "Only one of 'client_secret' and "
+                                                                  "'client_assertion' may be presented.")
+            if assertion_type != JWT_BEARER:
+                return entra_error(400, "invalid_request", 50027, f"client_assertion_type must be '{JWT_BEARER}'.")
+            try:
+                verify(assertion, client_id=client_id, registry=self.certificates,
+                       token_endpoint=f"{request.host_url.rstrip('/')}/{tenant}/oauth2/v2.0/token")
+            except AssertionRejected as rejected:
+                return entra_error(401, "invalid_client", rejected.code, rejected.description)
+            return None
+        if not secret:
+            return entra_error(401, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' "
+                                                               "is required for the 'client_credentials' grant type.")
+        if not secrets.compare_digest(secret, self.credentials.client_secret):
+            return entra_error(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
+                                                                "being sent in the request is the client secret "
+                                                                "value, not the client secret ID.")
+        return None
 
     def check_api_request(self, request: Request) -> Response | None:
         """None if the request carries a valid bearer token and subscription key, else an empty 401."""

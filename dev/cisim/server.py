@@ -13,7 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import api, control, data
+from . import api, control, data, managed_identity
 from .auth import entra_error
 from .errors import CIError, ControlError
 from .faults import FaultRule
@@ -33,7 +33,17 @@ def _authority_routes(services: Services) -> list[Route]:
               bind(authority.openid_configuration), "authority"),
         Route("/<tenant>/discovery/v2.0/keys", ("GET",), "jwks", bind(authority.jwks), "authority"),
         Route("/<tenant>/oauth2/v2.0/token", ("POST",), "token", bind(authority.token), "authority"),
+        *_identity_routes(services),
     ]
+
+
+def _identity_routes(services: Services) -> list[Route]:
+    """The managed identity endpoint (``IDENTITY_ENDPOINT``), when the simulator serves one."""
+    identity = services.identity
+    if identity is None:
+        return []
+    return [Route(managed_identity.PATH, ("GET",), "managed-identity-token",
+                  lambda ctx: identity.token(ctx.request), "authority")]
 
 
 class SimulatorApp:

@@ -13,9 +13,12 @@ from typing import Any, Iterable
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import tls
+from .assertion import load_or_create_client_certificate
 from .auth import DEFAULT_SCOPE, Authority, Credentials, TokenStore
 from .client import SimulatorControl
 from .faults import FaultInjector
+from .managed_identity import PATH as IDENTITY_PATH
+from .managed_identity import USER_ASSIGNED_ID, ManagedIdentityEndpoint
 from .requestlog import RequestLog
 from .server import API_PREFIX, SimulatorApp
 from .state import Store
@@ -74,8 +77,13 @@ class CISimulator:
         self.client_secret = credentials.client_secret
         self.subscription_key = credentials.subscription_key
         self.scopes = tuple(scopes)
-        self.services = Services(store=Store(), authority=Authority(credentials, self.scopes, TokenStore()),
-                                 faults=FaultInjector(), log=RequestLog())
+        authority = Authority(credentials, self.scopes, TokenStore())
+        self.client_certificate_path = str(load_or_create_client_certificate(self.state_dir))
+        """PEM file (key + self-signed certificate) registered on the simulated app registration."""
+        self.client_certificate_thumbprint = authority.certificates.register(
+            Path(self.client_certificate_path).read_bytes())
+        self.services = Services(store=Store(), authority=authority, faults=FaultInjector(), log=RequestLog(),
+                                 identity=ManagedIdentityEndpoint(authority))
         self.services.reset()
         self._verbose = verbose
         self._server: BaseWSGIServer | None = None
@@ -145,8 +153,57 @@ class CISimulator:
             self._control = SimulatorControl(self.origin, self.ca_path)
         return self._control
 
-    def settings_env(self) -> dict[str, str]:
-        """The app settings that point the app at this simulator."""
+    @property
+    def identity_endpoint(self) -> str:
+        """The managed identity endpoint, ``https://127.0.0.1:<port>/msi/token`` (``IDENTITY_ENDPOINT``)."""
+        return self.origin + IDENTITY_PATH
+
+    @property
+    def identity_header(self) -> str:
+        """The secret callers must send as ``X-IDENTITY-HEADER`` (``IDENTITY_HEADER``), new per simulator."""
+        assert self.services.identity is not None
+        return self.services.identity.identity_header
+
+    user_assigned_client_id = USER_ASSIGNED_ID
+    """Client id of the simulated user-assigned identity (any other client id is refused)."""
+
+    def managed_identity_env(self) -> dict[str, str]:
+        """The environment under which MSAL's managed identity client gets its tokens here.
+
+        ``IDENTITY_CA_BUNDLE`` is the app's dev-only setting for trusting this HTTPS endpoint (the
+        real one is plain HTTP on localhost).
+        """
+        return {"IDENTITY_ENDPOINT": self.identity_endpoint, "IDENTITY_HEADER": self.identity_header,
+                "IDENTITY_CA_BUNDLE": self.ca_path}
+
+    def issue_server_cert(self, directory: str | Path) -> tuple[str, str]:
+        """A certificate for 127.0.0.1/localhost from this simulator's CA, as (cert, key) PEM paths.
+
+        Lets another local server (Azurite over HTTPS) be trusted through the same ``ca.pem``.
+        """
+        return tls.write_server_cert(self._ca, Path(directory))
+
+    def settings_env(self, *, credential: str = "secret") -> dict[str, str]:
+        """The app settings that point the app at this simulator.
+
+        ``credential`` picks the CI credential mode: ``secret`` (the plain settings, as before),
+        ``certificate`` (the registered client certificate, no secret) or ``managedidentity``
+        (no client id or secret; MSAL also needs ``IDENTITY_ENDPOINT``/``IDENTITY_HEADER`` in
+        ``os.environ``, which the returned mapping includes).
+        """
+        env = self._secret_settings_env()
+        if credential == "certificate":
+            del env["CI_CLIENT_SECRET"]
+            env.update(CI_CREDENTIAL="certificate", CI_CLIENT_CERTIFICATE_PATH=self.client_certificate_path)
+        elif credential == "managedidentity":
+            for name in ("CI_CLIENT_SECRET", "CI_CLIENT_ID", "CI_AUTHORITY", "CI_TENANT_ID"):
+                del env[name]
+            env.update(CI_CREDENTIAL="managedidentity", **self.managed_identity_env())
+        elif credential != "secret":
+            raise ValueError(f"unknown credential mode {credential!r}")
+        return env
+
+    def _secret_settings_env(self) -> dict[str, str]:
         return {"CI_API_BASE_URL": self.base_url, "CI_AUTHORITY": self.authority, "CI_TENANT_ID": self.tenant_id,
                 "CI_CLIENT_ID": self.client_id, "CI_CLIENT_SECRET": self.client_secret,
                 "CI_SUBSCRIPTION_KEY": self.subscription_key, "CI_CA_BUNDLE": self.ca_path,

@@ -23,6 +23,17 @@ def load_or_create_ca(directory: Path) -> trustme.CA:
     return ca
 
 
+def write_server_cert(ca: trustme.CA, directory: Path) -> tuple[str, str]:
+    """Write a 127.0.0.1/localhost certificate and its key under ``directory``; their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path = directory / "server-cert.pem", directory / "server-key.pem"
+    cert.private_key_pem.write_to_path(str(key_path))
+    os.chmod(key_path, 0o600)
+    cert_path.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    return str(cert_path), str(key_path)
+
+
 def server_context(ca: trustme.CA) -> ssl.SSLContext:
     """A server context with a fresh certificate for 127.0.0.1 and localhost."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

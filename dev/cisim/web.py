@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request, Response
 from .auth import DEFAULT_TOKEN_LIFETIME, Authority
 from .errors import CIError
 from .faults import FaultInjector
+from .managed_identity import ManagedIdentityEndpoint
 from .requestlog import RequestLog
 from .sample import build_sample
 from .state import Instance, Store
@@ -41,6 +42,7 @@ class Services:
     authority: Authority
     faults: FaultInjector
     log: RequestLog
+    identity: ManagedIdentityEndpoint | None = None
 
     def reset(self) -> None:
         """Back to the sample instance; also clears faults, the request log and the switches."""

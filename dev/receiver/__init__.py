@@ -50,7 +50,7 @@ class CallbackReceiver:
         cert.configure_cert(context)
         self._lock = threading.Condition()
         self._received: dict[str, list[Notification]] = defaultdict(list)
-        self._scripts: dict[str, list[int]] = defaultdict(list)
+        self._scripts: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self.default_status = 202
         self._on_notification = on_notification
         receiver = self
@@ -63,7 +63,9 @@ class CallbackReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 flow = self.path.split("?", 1)[0].strip("/").split("/")[1] if self.path.count("/") > 1 else ""
-                status = receiver._record(flow, dict(self.headers), raw)
+                status, delay = receiver._record(flow, dict(self.headers), raw)
+                if delay:
+                    time.sleep(delay)  # a slow flow: the POST was read, the answer comes late
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -87,15 +89,16 @@ class CallbackReceiver:
         return (f"https://127.0.0.1:{self.port}/workflows/{flow}/triggers/manual/paths/invoke"
                 f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secrets.token_urlsafe(24)}")
 
-    def script(self, flow: str, statuses: list[int]) -> None:
-        """Answer the next POSTs for ``flow`` with ``statuses``, then ``default_status``."""
+    def script(self, flow: str, statuses: list[int], *, delay_seconds: float = 0) -> None:
+        """Answer the next POSTs for ``flow`` with ``statuses``, each after ``delay_seconds``, then
+        ``default_status`` at once. The POST is recorded when it arrives, before the delay."""
         with self._lock:
-            self._scripts[flow].extend(statuses)
+            self._scripts[flow].extend((status, delay_seconds) for status in statuses)
 
-    def _record(self, flow: str, headers: dict[str, str], raw: bytes) -> int:
+    def _record(self, flow: str, headers: dict[str, str], raw: bytes) -> tuple[int, float]:
         with self._lock:
             script = self._scripts[flow]
-            status = script.pop(0) if script else self.default_status
+            status, delay = script.pop(0) if script else (self.default_status, 0.0)
             try:
                 body: Any = json.loads(raw)
             except ValueError:
@@ -105,7 +108,7 @@ class CallbackReceiver:
             self._lock.notify_all()
         if self._on_notification is not None:
             self._on_notification(note)
-        return status
+        return status, delay
 
     def received(self, flow: str) -> list[Notification]:
         """Every POST for ``flow`` so far (accepted or not)."""

@@ -1,19 +1,20 @@
 """Input validation derived from the action declarations."""
 import pytest
 
-from ciconnector.actions import ActionError, RawRequest, action
-from ciconnector.actions.inputs import parse_inputs
+from ciconnector.actions import action
+from ciconnector.errors import InvalidInput
+from ciconnector.operations import RawRequest, validate
 
 INSTANCE = "2f9d3a51-8c4e-4b7a-9d2e-0a1b2c3d4e5f"
 
 
 def _items(**query):
-    return parse_inputs(action("GetItems"), RawRequest(
+    return validate(action("GetItems"), RawRequest(
         route_params={"instanceId": INSTANCE, "entityName": "Customer"}, query=query))
 
 
-def _error(call) -> ActionError:
-    with pytest.raises(ActionError) as caught:
+def _error(call) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
         call()
     return caught.value
 
@@ -42,42 +43,42 @@ def test_values_are_converted_to_declared_types():
 def test_bad_query_values_are_400s_naming_the_field(query, field, code):
     error = _error(lambda: _items(**query))
     assert (error.status, error.field, error.code) == (400, field, code)
-    assert error.to_json()["field"] == field
+    assert error.to_dict()["field"] == field
 
 
 def test_path_values_are_checked_too():
-    error = _error(lambda: parse_inputs(action("GetEntities"), RawRequest(route_params={"instanceId": "nope"})))
+    error = _error(lambda: validate(action("GetEntities"), RawRequest(route_params={"instanceId": "nope"})))
     assert (error.status, error.field) == (400, "instanceId")
 
 
 def test_missing_required_parameter():
-    error = _error(lambda: parse_inputs(action("SearchCustomerProfiles"),
+    error = _error(lambda: validate(action("SearchCustomerProfiles"),
                                         RawRequest(route_params={"instanceId": INSTANCE})))
     assert (error.code, error.field) == ("MissingParameter", "searchTerm")
 
 
 def test_enum_values_match_case_insensitively_and_normalize():
-    args = parse_inputs(action("StartRefresh"), RawRequest(route_params={"instanceId": INSTANCE},
+    args = validate(action("StartRefresh"), RawRequest(route_params={"instanceId": INSTANCE},
                                                            query={"scope": "DATASOURCE", "forceRun": "False"}))
     assert (args["scope"], args["forceRun"]) == ("dataSource", False)
-    error = _error(lambda: parse_inputs(action("StartRefresh"), RawRequest(
+    error = _error(lambda: validate(action("StartRefresh"), RawRequest(
         route_params={"instanceId": INSTANCE}, query={"scope": "everything"})))
     assert (error.code, error.field) == ("InvalidParameter", "scope")
 
 
 def test_boolean_must_be_true_or_false():
-    error = _error(lambda: parse_inputs(action("StartRefresh"), RawRequest(
+    error = _error(lambda: validate(action("StartRefresh"), RawRequest(
         route_params={"instanceId": INSTANCE}, query={"scope": "full", "forceRun": "yes"})))
     assert (error.code, error.field) == ("InvalidParameterType", "forceRun")
 
 
 def test_final_dollar_does_not_accept_a_trailing_newline():
-    error = _error(lambda: parse_inputs(action("GetEntities"), RawRequest(route_params={"instanceId": INSTANCE + "\n"})))
+    error = _error(lambda: validate(action("GetEntities"), RawRequest(route_params={"instanceId": INSTANCE + "\n"})))
     assert error.field == "instanceId"
 
 
 def _create(body: bytes, content_type: str = "application/json"):
-    return parse_inputs(action("CreateItem"), RawRequest(
+    return validate(action("CreateItem"), RawRequest(
         route_params={"instanceId": INSTANCE, "entityName": "Customer"}, body=body, content_type=content_type))
 
 
@@ -100,14 +101,14 @@ def test_bad_bodies_are_400s(body, content_type, code):
 
 def test_body_declarations_use_only_the_keywords_the_runtime_checks():
     from ciconnector.actions import ACTIONS
-    from ciconnector.actions.inputs import BODY_SCHEMA_KEYWORDS
+    from ciconnector.operations.validation import BODY_SCHEMA_KEYWORDS
 
     bodies = [p.schema or {} for a in ACTIONS for p in a.params if p.location == "body"]
     assert bodies and all(set(schema) <= BODY_SCHEMA_KEYWORDS for schema in bodies)
 
 
 def test_body_problem_reports_type_and_size():
-    from ciconnector.actions.inputs import body_problem
+    from ciconnector.operations.validation import body_problem
 
     schema = {"type": "object", "minProperties": 1}
     assert body_problem(schema, {"a": 1}) is None

@@ -1,8 +1,8 @@
 """OData filter building: identifiers checked, literals escaped, never spliced raw."""
 import pytest
 
-from ciconnector.actions import ActionError
 from ciconnector.actions import odata
+from ciconnector.errors import InvalidInput
 
 
 def test_single_quotes_are_doubled():
@@ -16,14 +16,14 @@ def test_injection_attempt_stays_inside_the_literal():
 
 @pytest.mark.parametrize("value", ["a\nb", "tab\there", "\x00", "x" * 257])
 def test_control_characters_and_overlong_values_are_refused(value):
-    with pytest.raises(ActionError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         odata.string_literal(value, "itemId")
     assert (caught.value.status, caught.value.field) == (400, "itemId")
 
 
 @pytest.mark.parametrize("name", ["Customer Id", "Id eq 1 or 1", "1abc", "", "a/b", "é"])
 def test_field_names_must_be_identifiers(name):
-    with pytest.raises(ActionError) as caught:
+    with pytest.raises(InvalidInput) as caught:
         odata.identifier(name, "keyName")
     assert (caught.value.status, caught.value.code, caught.value.field) == (400, "InvalidIdentifier", "keyName")
 

@@ -12,10 +12,11 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from ciconnector.actions import ACTIONS
 from ciconnector.connector import build_api_properties, build_definition, definition_for_url
+from ciconnector.errors import InvalidInput
 from dev.connector_rules import check, check_properties
 from dev.jsonc import loads
-from ciconnector.connector.triggers import CALLBACK_FIELD, PICKERS, UNSUBSCRIBE_OPERATION, subscribe_path
-from ciconnector.triggers import CATALOG
+from ciconnector.triggers import CATALOG, UNSUBSCRIBE
+from ciconnector.triggers.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
 
 MS_SCHEMAS = Path(__file__).resolve().parents[2] / "dev" / "reference" / "ms-schemas"
 
@@ -47,7 +48,7 @@ def test_microsoft_swagger_schema_accepts_it(definition, swagger_schema):
 
 def test_microsoft_swagger_schema_can_fail(definition, swagger_schema):
     broken = copy.deepcopy(definition)
-    path = subscribe_path(next(iter(CATALOG.values())))
+    path = next(iter(CATALOG.values())).subscribe.path
     broken["paths"][path]["post"]["x-ms-notification-content"] = broken["paths"][path].pop("x-ms-notification-content")
     assert list(swagger_schema.iter_errors(broken))
 
@@ -75,7 +76,7 @@ def test_every_action_is_an_operation_as_declared(definition):
 
 @pytest.mark.parametrize("kind", CATALOG.values(), ids=lambda k: k.id)
 def test_every_trigger_kind_is_a_webhook_trigger(definition, kind):
-    item = definition["paths"][subscribe_path(kind)]
+    item = definition["paths"][kind.subscribe.path]
     op = item["post"]
     assert (op["operationId"], op["x-ms-trigger"], op["x-ms-trigger-hint"]) == (kind.operation_name, "single", kind.hint)
     assert item["x-ms-notification-content"]["schema"] == kind.notification_schema
@@ -91,11 +92,11 @@ def test_every_trigger_kind_is_a_webhook_trigger(definition, kind):
         prop = body["properties"][parameter.name]
         assert (parameter.name in body["required"]) == parameter.required
         if parameter.resource:
-            assert prop["x-ms-dynamic-values"]["operationId"] == PICKERS[parameter.resource].operation_id
+            assert prop["x-ms-dynamic-values"]["operationId"] == parameter.picker.operation_id
 
 
 def test_measure_picker_lists_only_scalar_measures(definition):
-    prop = definition["paths"][subscribe_path(CATALOG["measureThresholdCrossed"])]["post"]["parameters"][1]
+    prop = definition["paths"][CATALOG["measureThresholdCrossed"].subscribe.path]["post"]["parameters"][1]
     picker = prop["schema"]["properties"]["measureName"]
     assert picker["x-ms-dynamic-values"]["parameters"] == {"instanceId": {"parameter": "instanceId"},
                                                            "scalarOnly": True}
@@ -104,7 +105,7 @@ def test_measure_picker_lists_only_scalar_measures(definition):
 
 def test_unsubscribe_is_internal(definition):
     deletes = [op for item in definition["paths"].values() for m, op in item.items() if m == "delete"]
-    assert [(op["operationId"], op["x-ms-visibility"]) for op in deletes] == [(UNSUBSCRIBE_OPERATION, "internal")]
+    assert [(op["operationId"], op["x-ms-visibility"]) for op in deletes] == [(UNSUBSCRIBE.operation_id, "internal")]
 
 
 def test_security_connection_and_paging(definition):
@@ -126,8 +127,9 @@ def test_served_definition_takes_host_and_scheme_from_the_request_url():
 @pytest.mark.parametrize("url", ["https://bad host/api", "https://a@b.net/api", "ftp://h.net/api",
                                  "https://h.net:99999999/x"])
 def test_odd_hosts_are_refused(url):
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput) as caught:
         definition_for_url(url)
+    assert caught.value.code == "InvalidHost"
 
 
 def test_paths_use_only_allowed_characters(definition):

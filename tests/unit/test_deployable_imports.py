@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED = [ROOT / "function_app.py", *(ROOT / "ciconnector").rglob("*.py"), *(ROOT / "actions").rglob("*.py"),
             *(ROOT / "triggers").rglob("*.py")]
-RUNTIME = {"azure", "msal", "requests", "urllib3"}  # urllib3 comes with requests
+RUNTIME = {"azure", "msal", "requests", "urllib3", "cryptography"}  # urllib3 comes with requests, cryptography with msal
 OWN = {"ciconnector", "actions", "triggers"}
 
 

@@ -1,4 +1,5 @@
 """The trigger catalog is consistent, follows the connector certification rules, and validates subscriptions."""
+import json
 import re
 from datetime import datetime, timezone
 
@@ -6,7 +7,9 @@ import pytest
 from jsonschema import Draft4Validator
 
 from ciconnector.customer_insights import Measure
-from ciconnector.triggers import CATALOG, SubscriptionValidationError, ensure_scalar_measure, validate_subscription
+from ciconnector.errors import InvalidInput
+from ciconnector.operations import RawRequest, validate
+from ciconnector.triggers import CATALOG, ensure_scalar_measure, trigger_kind
 from ciconnector.triggers.events import FIELD_SCHEMAS, REQUIRED_FIELDS
 
 INSTANCE = "6f0e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -23,6 +26,15 @@ VALID = {
     "fullRefreshCompleted": {"instanceId": INSTANCE, "includeOnDemand": True},
     "unificationRefreshCompleted": {"instanceId": INSTANCE},
 }
+
+
+def subscribe_args(kind_id, raw):
+    """What subscribe validation makes of ``raw``: its instanceId in the path, the rest as body fields."""
+    kind = trigger_kind(kind_id)
+    fields = dict(raw)
+    request = RawRequest(route_params={"instanceId": fields.pop("instanceId", "")}, content_type="application/json",
+                         body=json.dumps({"callbackUrl": "https://example.com/cb?sig=x", **fields}).encode())
+    return kind, kind.parameters_of(validate(kind.subscribe, request))
 
 
 def strict(schema):
@@ -119,7 +131,7 @@ def test_sample_notification_validates_and_is_marked_test(kind, direction):
     raw = dict(VALID[kind.id])
     if any(p.name == "direction" for p in kind.parameters):
         raw["direction"] = direction
-    params = kind.validate_parameters(raw)
+    _, params = subscribe_args(kind.id, raw)
     payload = kind.sample_event(INSTANCE, params, NOW).to_notification()
     assert payload["isTest"] is True and payload["trigger"] == kind.id and payload["instanceId"] == INSTANCE
     assert_matches_schema(kind, payload)
@@ -132,19 +144,20 @@ def test_segment_notification_values_are_integers():
         assert kind.notification_schema["properties"][name]["type"] == "integer"
 
 
-def test_resource_parameters_tell_the_adapter_what_to_check():
-    assert CATALOG["dataSourceRefreshFailed"].resource_parameters == {"instanceId": "instance",
-                                                                      "dataSourceId": "dataSource"}
-    assert CATALOG["segmentThresholdCrossed"].resource_parameters == {"instanceId": "instance",
-                                                                      "segmentName": "segment"}
-    assert CATALOG["measureThresholdCrossed"].resource_parameters == {"instanceId": "instance",
-                                                                      "measureName": "measure"}
-    assert CATALOG["fullRefreshCompleted"].resource_parameters == {"instanceId": "instance"}
+def resources(kind_id):
+    return {p.name: p.resource for p in CATALOG[kind_id].parameters if p.resource is not None}
+
+
+def test_parameters_name_the_resources_subscribe_checks():
+    assert resources("dataSourceRefreshFailed") == {"instanceId": "instance", "dataSourceId": "dataSource"}
+    assert resources("segmentThresholdCrossed") == {"instanceId": "instance", "segmentName": "segment"}
+    assert resources("measureThresholdCrossed") == {"instanceId": "instance", "measureName": "measure"}
+    assert resources("fullRefreshCompleted") == {"instanceId": "instance"}
 
 
 @pytest.mark.parametrize("kind_id, raw, expected", [
     ("dataSourceRefreshFailed", {"instanceId": INSTANCE.upper()}, {"instanceId": INSTANCE, "dataSourceId": None}),
-    ("dataSourceRefreshFailed", {"instanceId": f" {INSTANCE} ", "dataSourceId": ""},
+    ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "dataSourceId": " "},
      {"instanceId": INSTANCE, "dataSourceId": None}),
     ("dataSourceRefreshSucceeded", {"instanceId": INSTANCE, "dataSourceId": DS.upper()},
      {"instanceId": INSTANCE, "dataSourceId": DS}),
@@ -160,7 +173,7 @@ def test_resource_parameters_tell_the_adapter_what_to_check():
     ("unificationRefreshCompleted", {"instanceId": INSTANCE}, {"instanceId": INSTANCE}),
 ])
 def test_parameters_are_normalized(kind_id, raw, expected):
-    kind, params = validate_subscription(kind_id, raw)
+    kind, params = subscribe_args(kind_id, raw)
     assert kind is CATALOG[kind_id] and params == expected
 
 
@@ -171,18 +184,17 @@ SEG = {"instanceId": INSTANCE, "segmentName": "HighValue", "threshold": 10}
     ("nope", {}, "UnknownTriggerKind", "triggerKind"),
     (None, {}, "UnknownTriggerKind", "triggerKind"),
     (["segmentThresholdCrossed"], {}, "UnknownTriggerKind", "triggerKind"),
-    ("dataSourceRefreshFailed", ["x"], "InvalidParameters", "parameters"),
-    ("dataSourceRefreshFailed", None, "MissingParameter", "instanceId"),
     ("dataSourceRefreshFailed", {}, "MissingParameter", "instanceId"),
-    ("dataSourceRefreshFailed", {"instanceId": "  "}, "MissingParameter", "instanceId"),
-    ("dataSourceRefreshFailed", {"instanceId": 42}, "InvalidParameterType", "instanceId"),
     ("dataSourceRefreshFailed", {"instanceId": "contoso"}, "InvalidParameter", "instanceId"),
+    ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "callbackUrl": ""}, "MissingCallbackUrl", "callbackUrl"),
     ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "dataSourceId": "pos"}, "InvalidParameter",
      "dataSourceId"),
     ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "segmentName": "x"}, "UnknownParameter", "segmentName"),
     ("segmentThresholdCrossed", {**SEG, "segmentName": None}, "MissingParameter", "segmentName"),
     ("segmentThresholdCrossed", {**SEG, "segmentName": "x" * 257}, "InvalidParameter", "segmentName"),
     ("segmentThresholdCrossed", {**SEG, "segmentName": "bad\nname"}, "InvalidParameter", "segmentName"),
+    ("segmentThresholdCrossed", {**SEG, "segmentName": "bad\x85name"}, "InvalidParameter", "segmentName"),
+    ("segmentThresholdCrossed", {**SEG, "segmentName": 7}, "InvalidParameterType", "segmentName"),
     ("segmentThresholdCrossed", {**SEG, "threshold": None}, "MissingParameter", "threshold"),
     ("segmentThresholdCrossed", {**SEG, "threshold": "many"}, "InvalidParameterType", "threshold"),
     ("segmentThresholdCrossed", {**SEG, "threshold": True}, "InvalidParameterType", "threshold"),
@@ -202,8 +214,8 @@ SEG = {"instanceId": INSTANCE, "segmentName": "HighValue", "threshold": 10}
      "includeOnDemand"),
 ])
 def test_bad_subscriptions_are_refused_with_code_and_field(kind_id, raw, code, field):
-    with pytest.raises(SubscriptionValidationError) as err:
-        validate_subscription(kind_id, raw)
+    with pytest.raises(InvalidInput) as err:
+        subscribe_args(kind_id, raw)
     assert (err.value.code, err.value.field) == (code, field)
     body = err.value.to_dict()
     assert body == {"code": code, "message": err.value.message, "field": field}
@@ -212,15 +224,16 @@ def test_bad_subscriptions_are_refused_with_code_and_field(kind_id, raw, code, f
 
 def test_dimensioned_measure_is_refused_at_subscribe_time():
     ensure_scalar_measure(Measure.from_api({"name": "Revenue", "definition": {"isScalar": True}}))
-    with pytest.raises(SubscriptionValidationError) as err:
+    with pytest.raises(InvalidInput) as err:
         ensure_scalar_measure(Measure.from_api({"name": "RevenueByStore", "definition": {"isScalar": False}}))
     assert (err.value.code, err.value.field) == ("MeasureNotScalar", "measureName")
     assert "RevenueByStore" in err.value.message
 
 
-def test_parameter_names_the_missing_resource():
-    error = CATALOG["segmentThresholdCrossed"].parameter("segmentName").not_found("Gone")
-    assert (error.code, error.field) == ("ResourceNotFound", "segmentName")
-    assert "'Gone'" in error.message
-    with pytest.raises(KeyError):
-        CATALOG["segmentThresholdCrossed"].parameter("dataSourceId")
+@pytest.mark.parametrize("body, code", [(b"[1]", "InvalidJson"), (b"", "MissingBody"), (b"{", "InvalidJson")])
+def test_the_subscribe_body_must_be_a_json_object(body, code):
+    kind = CATALOG["dataSourceRefreshFailed"]
+    with pytest.raises(InvalidInput) as err:
+        validate(kind.subscribe, RawRequest(route_params={"instanceId": INSTANCE}, body=body,
+                                            content_type="application/json"))
+    assert (err.value.code, err.value.field) == (code, "body")

@@ -7,8 +7,7 @@ import pytest
 from jsonschema import Draft4Validator
 
 from ciconnector.customer_insights import DataSource, Job, Measure, Segment
-from ciconnector.triggers import (CATALOG, Snapshot, ThresholdState, WatchState, detect, resources_for,
-                                  validate_subscription)
+from ciconnector.triggers import CATALOG, Snapshot, ThresholdState, WatchState, detect, resources_for
 from ciconnector.triggers.watermark import MAX_REPORTED, WatchStateError
 
 INSTANCE = "6f0e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -37,8 +36,12 @@ class Sub:
 
 
 def sub(kind: str, sid: str = "s1", created: float = -60, **params: Any) -> Sub:
-    _, normalized = validate_subscription(kind, {"instanceId": INSTANCE, **params})
-    return Sub(sid, kind, normalized, at(created))
+    return Sub(sid, kind, {**defaults(kind), "instanceId": INSTANCE, **params}, at(created))
+
+
+def defaults(kind: str) -> dict[str, Any]:
+    """Every parameter of ``kind`` at its declared default, as subscribe stores them when omitted."""
+    return {p.name: p.default for p in CATALOG[kind].parameters}
 
 
 def ds(ds_id: str, state: str | None, last_refresh: float | None, name: str = "PoS") -> DataSource:
