@@ -8,10 +8,14 @@ import time
 
 import pytest
 
+from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
 from tests.test_triggers_e2e import (dead_letters, flow, list_subscriptions, poll_now, run_timer, subscribed,
                                      wait_for_dead_letters)
 
 pytestmark = pytest.mark.usefixtures("clean_app_state")
+
+MSAL_5XX_THROTTLE_SECONDS = 5
+"""MSAL's ThrottledHttpClient replays a token endpoint's 5xx without Retry-After for 5 seconds."""
 
 
 def test_replayed_dead_letter_re_watches_its_instance(app_host, receiver, ci_sim):
@@ -66,3 +70,35 @@ def test_slow_callback_gets_one_copy(app_host, receiver, app_env):
     time.sleep(slow + 4)  # long enough for a retry after the test schedule's first 1 s delay
     assert [n.status for n in receiver.received(name)] == [200]
     assert dead_letters(app_host) == []
+
+
+def test_token_endpoint_outage_is_typed_everywhere(app_host, receiver, ci_sim):
+    """Guarantee: an Entra ID outage (token endpoint 5xx) is a typed failure, never a crash.
+
+    Actions and subscribe answer 502 JSON, health answers 503 JSON, and a poll keeps its state and
+    its instance: the failure that happens during the outage is delivered once the outage is over.
+    """
+    name = flow()
+    subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
+    poll_now(app_host)  # baseline
+    ci_sim.control.expire_tokens()  # the host's cached token is refused: it must ask the authority again
+    ci_sim.control.add_fault("oauth2/v2.0/token$", 503, times=1000)
+
+    health = app_host.request("GET", "/api/health", key=None)
+    assert health.status_code == 503 and health.json()["status"] != "healthy"
+    action = app_host.request("GET", f"/api/instances/{INSTANCE}/segments")
+    assert action.status_code == 502 and action.json()["code"] == "UpstreamAuthenticationFailed"
+    refused = app_host.request("POST", f"/api/instances/{INSTANCE}/triggers/segmentThresholdCrossed/subscriptions",
+                               json={"callbackUrl": receiver.callback_url(flow()), "segmentName": "ChurnRisk",
+                                     "threshold": 5})
+    assert refused.status_code == 502 and refused.json()["code"] == "UpstreamAuthenticationFailed"
+    assert len(list_subscriptions(app_host)) == 1
+
+    ci_sim.control.start_refresh("Loyalty")
+    ci_sim.control.fail_refresh("Loyalty", "The source storage account refused the connection.")
+    poll_now(app_host)  # CI unreachable: nothing detected, state and lease released
+    ci_sim.control.clear_faults()
+    time.sleep(MSAL_5XX_THROTTLE_SECONDS + 1)  # MSAL answers a 5xx again from its cache for 5 s (real MSAL)
+    poll_now(app_host)  # not skipped by a lease left behind
+    [note] = receiver.wait_for(name, timeout=30)
+    assert note.body["trigger"] == "dataSourceRefreshFailed" and note.body["isTest"] is False

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import msal
 import requests
+from msal.exceptions import MsalError
 
 from ..settings import CustomerInsightsSettings
 from .certificate import load_client_certificate
@@ -83,7 +84,8 @@ class _ConfidentialClientTokens:
                         instance_discovery=urlsplit(authority).hostname in MICROSOFT_AUTHORITY_HOSTS,
                         timeout=self._settings.timeout_seconds,
                     )
-                except (ValueError, requests.RequestException) as exc:
+                except (ValueError, requests.RequestException, MsalError) as exc:
+                    # MsalServiceError: the authority's metadata answered 5xx (Entra ID outage)
                     raise AuthenticationError(f"token authority {authority} is unusable: {exc}") from None
             return self._app
 
@@ -93,6 +95,9 @@ class _ConfidentialClientTokens:
             result = app.acquire_token_for_client(scopes=[self._settings.scope])
         except requests.RequestException as exc:
             raise AuthenticationError(f"token endpoint unreachable: {type(exc).__name__}") from None
+        except MsalError as exc:  # MsalServiceError: the token endpoint answered 5xx
+            raise AuthenticationError(f"token endpoint failed: {str(exc)[:200]}",
+                                      error_code="token_endpoint_unavailable") from None
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
             error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
