@@ -1,10 +1,11 @@
 """HTTP functions of the connector actions: one per declaration in ``ciconnector.actions.ACTIONS``.
 
-Function-key auth (the app default); the function name is the action's operationId.
+Function-key auth (the app default), or in Entra mode the user's token, CI then called on the user's
+behalf; the function name is the action's operationId.
 """
 import azure.functions as func
 
-from ciconnector import services
+from ciconnector import auth, services
 from ciconnector.actions import ACTIONS, Action, execute
 from ciconnector.operations.answers import Answer
 
@@ -15,7 +16,8 @@ bp = func.Blueprint()
 
 def _handler(action: Action) -> Handler:
     def handle(req: func.HttpRequest) -> Answer:
-        return execute(action, raw_request(req), ci=services.ci_client(), settings=services.settings())
+        return execute(action, raw_request(req), ci=services.app().ci_for(auth.current()),
+                       settings=services.app().settings)
     return handle
 
 

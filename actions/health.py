@@ -13,5 +13,5 @@ bp = func.Blueprint()
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @answered
 def health(req: func.HttpRequest) -> Answer:
-    report = services.health_check().report()
+    report = services.app().health_check.report()
     return Answer(200 if report.healthy else 503, report.to_json())

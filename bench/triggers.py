@@ -6,31 +6,28 @@ import random
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ciconnector.customer_insights import CustomerInsightsClient
-from ciconnector.delivery.deliverer import Deliverer
 from ciconnector.delivery.message import DeliveryMessage
-from ciconnector.delivery.schedule import RetrySchedule
 from ciconnector.delivery.sender import CallbackSender
+from ciconnector.services import Services, Stores
 from ciconnector.settings import Settings
-from ciconnector.storage.deliveries import DeadLetterStore, DeliveryStore
 from ciconnector.storage.queues import QueueSender
-from ciconnector.storage.subscriptions import Subscription, SubscriptionStore
+from ciconnector.storage.subscriptions import Subscription
 from ciconnector.storage.tables import SUBSCRIPTIONS, TableStore
-from ciconnector.storage.watch import WatchStore
-from ciconnector.webhooks.polling import Poller
 from dev.cisim import SAMPLE_INSTANCE_ID
 from dev.funchost.process import start_host_process, stop_host_process
 
 from .platform import ROOT, rate, row
 
 INSTANCES = 10
-KINDS = [("segmentThresholdCrossed", {"segmentName": "HighValueCustomers", "direction": "above"}),
-         ("measureThresholdCrossed", {"measureName": "TotalRevenue", "direction": "either"}),
-         ("dataSourceRefreshFailed", {}), ("fullRefreshCompleted", {"includeOnDemand": False})]
+KINDS: list[tuple[str, dict[str, Any]]] = [
+    ("segmentThresholdCrossed", {"segmentName": "HighValueCustomers", "direction": "above"}),
+    ("measureThresholdCrossed", {"measureName": "TotalRevenue", "direction": "either"}),
+    ("dataSourceRefreshFailed", {}), ("fullRefreshCompleted", {"includeOnDemand": False})]
 
 
 class Counter:
@@ -73,16 +70,15 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
     stored = 0
     for size in sizes:
         table_tx, queue_tx = Counter(), Counter()
-        tables = TableStore(settings.require_storage(), raw_response_hook=table_tx)
-        queues = QueueSender(settings.require_storage(), raw_response_hook=queue_tx)
-        watch = WatchStore(tables)
-        subs_store = SubscriptionStore(tables)
+        connection = settings.require_storage()
+        stores = replace(Stores.tables(connection, raw_response_hook=table_tx),
+                         queues=QueueSender(connection, raw_response_hook=queue_tx))
+        tables = TableStore(connection)
         for instance_id in instance_ids:
             _store(tables, _subscriptions(instance_id, size - stored, receiver.callback_url("bench")))
-            watch.watch(instance_id)
+            stores.watch.watch(instance_id)
         stored = size
-        poller = Poller(ci=CustomerInsightsClient(settings.ci), subscriptions=subs_store, watch=watch, queues=queues,
-                        lease_seconds=120)
+        poller = Services(settings, stores=stores).poller
         for instance_id in instance_ids:  # baseline cycle
             poller.poll(instance_id)
         simulator.control.reset_request_log()
@@ -100,14 +96,10 @@ def poll_cycles(env: dict[str, str], simulator: Any, receiver: Any, sizes: list[
 
 def delivery_throughput(env: dict[str, str], receiver: Any, count: int) -> None:
     settings = Settings.from_environ(env)
-    tables = TableStore(settings.require_storage())
-    subs = SubscriptionStore(tables)
     sender = CallbackSender(timeout=10, allowed_hosts=settings.callback_allowed_hosts,
                             ca_bundle=settings.callback_ca_bundle)
-    deliverer = Deliverer(subscriptions=subs, deliveries=DeliveryStore(tables), dead_letters=DeadLetterStore(tables),
-                          queues=QueueSender(settings.require_storage()), sender=sender,
-                          schedule=RetrySchedule((5.0,)), disable_after_not_found=3, send_timeout=10,
-                          watch=WatchStore(tables))
+    services = Services(settings, sender=sender)
+    subs, deliverer = services.stores.subscriptions, services.deliverer
     subscription = Subscription(uuid.uuid4().hex, SAMPLE_INSTANCE_ID, "dataSourceRefreshFailed", {},
                                 receiver.callback_url("throughput"), datetime.now(timezone.utc))
     subs.add(subscription)

@@ -44,6 +44,22 @@ class InvalidInput(ConnectorError):
     status = 400
 
 
+class Unauthenticated(ConnectorError):
+    """The request carries no acceptable access token (Entra mode); ``WWW-Authenticate`` says so."""
+
+    status = 401
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message, headers={
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'})
+
+
+class Forbidden(ConnectorError):
+    """The caller is known but may not do this: a missing scope or app role, or a CI role too low."""
+
+    status = 403
+
+
 class NotFound(ConnectorError):
     """The resource the request names does not exist (or is outside the instance allowlist)."""
 
@@ -78,3 +94,32 @@ class Unavailable(ConnectorError):
     """A dependency of ours (state storage) is unavailable; ``Retry-After`` says when to retry."""
 
     status = 503
+
+
+STORAGE_RETRY_AFTER_SECONDS = 10
+"""What a caller is told to wait when state storage fails (a brief outage heals within it)."""
+
+
+class RecordNotFound(NotFound, LookupError):
+    """A stored record does not exist: the one way every store says "not found".
+
+    Each store raises its own subclass (``SubscriptionNotFoundError``, …) carrying the code and
+    field an HTTP answer names; it is also a ``LookupError``, as a missing key is one.
+    """
+
+
+class ConcurrentChange(Conflict):
+    """A conditional write lost the race: the record changed or vanished since it was read, or
+    another worker holds its lease. The one way every store says "someone else got there first"."""
+
+    def __init__(self, what: str):
+        super().__init__("ConcurrentChange", f"{what} was changed concurrently; retry.")
+
+
+class StorageUnavailable(Unavailable):
+    """State storage failed or did not answer (every azure-core error that is not a not-found or a
+    lost race, mapped by :mod:`ciconnector.storage.azure_errors`)."""
+
+    def __init__(self) -> None:
+        super().__init__("StorageUnavailable", "State storage is unavailable; retry later.",
+                         headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)})

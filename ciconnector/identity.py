@@ -50,7 +50,7 @@ class _Session(requests.Session):
         super().__init__()
         self._ca_bundle = ca_bundle
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
         if self._ca_bundle:
             kwargs.setdefault("verify", self._ca_bundle)

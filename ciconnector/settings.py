@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # the storage module imports SettingsError from here
     from .storage.connection import StorageConnection
@@ -28,6 +29,10 @@ CI_WORKFLOW_PATHS = ("manage/workflows", "workflows")
 CI_CREDENTIALS = ("secret", "certificate", "managedidentity")
 """How the app proves its identity to Entra ID for the CI API (``CI_CREDENTIAL``)."""
 DEFAULT_DELIVERY_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+AUTH_MODES = ("functionKey", "entra")
+"""How callers authenticate (``AUTH_MODE``): a function key, or an Entra ID user access token."""
+DEFAULT_AUTH_SCOPE = "user_impersonation"
+DEFAULT_AUTH_ADMIN_ROLE = "Connector.Admin"
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,83 @@ class CustomerInsightsSettings:
         return not self.missing_settings
 
 
+@dataclass(frozen=True)
+class AuthSettings:
+    """How HTTP callers authenticate.
+
+    Attributes:
+        mode: ``functionKey`` (default: the host checks a function key, one shared identity) or
+            ``entra`` (every call carries an Entra ID access token for the backend's app
+            registration; actions call CI on behalf of that user) (``AUTH_MODE``).
+        audiences: accepted ``aud`` values, default the app registration's client id and
+            ``api://<client id>`` (``AUTH_AUDIENCES``, comma-separated).
+        allowed_tenants: tenant ids whose users may call, default ``CI_TENANT_ID``
+            (``AUTH_ALLOWED_TENANTS``, comma-separated).
+        authority_host: where tenants publish their keys and issue tokens, default the scheme and
+            host of ``CI_AUTHORITY`` (``https://login.microsoftonline.com``) (``AUTH_AUTHORITY_HOST``);
+            the issuer must be ``<host>/<tid>/v2.0`` and the keys are at
+            ``<host>/<tid>/discovery/v2.0/keys``.
+        required_scope: delegated scope the token must carry, default ``user_impersonation``
+            (``AUTH_SCOPE``).
+        admin_role: app role the admin endpoints require, default ``Connector.Admin``
+            (``AUTH_ADMIN_ROLE``).
+        ca_bundle: extra CA bundle for the keys endpoint (``CI_CA_BUNDLE``; the local simulator).
+    """
+
+    mode: str = "functionKey"
+    audiences: tuple[str, ...] = ()
+    allowed_tenants: tuple[str, ...] = ()
+    authority_host: str = DEFAULT_CI_AUTHORITY_HOST
+    required_scope: str = DEFAULT_AUTH_SCOPE
+    admin_role: str = DEFAULT_AUTH_ADMIN_ROLE
+    ca_bundle: str | None = None
+
+    @property
+    def entra(self) -> bool:
+        """Whether callers must present Entra ID user tokens."""
+        return self.mode == "entra"
+
+
+def auth_mode(environ: Mapping[str, str] | None = None) -> str:
+    """``AUTH_MODE`` alone (read where the function app picks its host-level auth level)."""
+    raw = (os.environ if environ is None else environ).get("AUTH_MODE", "").strip()
+    for mode in AUTH_MODES:
+        if raw.lower() == mode.lower():
+            return mode
+    if raw:
+        raise SettingsError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {raw!r}")
+    return AUTH_MODES[0]
+
+
+def _auth(env: Mapping[str, str], text: Callable[..., str], ci: CustomerInsightsSettings) -> AuthSettings:
+    """The ``AUTH_*`` settings; Entra mode needs what on-behalf-of calls and token checks need."""
+    mode = auth_mode(env)
+
+    def names(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        listed = tuple(v.strip() for v in text(name).split(",") if v.strip())
+        return listed or tuple(v for v in default if v)
+
+    authority = urlsplit(ci.authority) if ci.authority else urlsplit(DEFAULT_CI_AUTHORITY_HOST)
+    auth = AuthSettings(
+        mode=mode,
+        audiences=names("AUTH_AUDIENCES", (ci.client_id, f"api://{ci.client_id}" if ci.client_id else "")),
+        allowed_tenants=tuple(t.lower() for t in names("AUTH_ALLOWED_TENANTS", (ci.tenant_id,))),
+        authority_host=text("AUTH_AUTHORITY_HOST", f"{authority.scheme}://{authority.netloc}").rstrip("/"),
+        required_scope=text("AUTH_SCOPE", DEFAULT_AUTH_SCOPE),
+        admin_role=text("AUTH_ADMIN_ROLE", DEFAULT_AUTH_ADMIN_ROLE),
+        ca_bundle=ci.ca_bundle,
+    )
+    if auth.entra:
+        if ci.credential not in ("secret", "certificate"):
+            raise SettingsError("AUTH_MODE=entra calls CI on behalf of users, which needs the app registration's "
+                                "credential: CI_CREDENTIAL=secret or certificate")
+        missing = [n for n, v in (("AUTH_AUDIENCES or CI_CLIENT_ID", auth.audiences),
+                                  ("AUTH_ALLOWED_TENANTS or CI_TENANT_ID", auth.allowed_tenants)) if not v]
+        if missing:
+            raise SettingsError(f"AUTH_MODE=entra needs {', '.join(missing)}")
+    return auth
+
+
 MAX_DELIVERY_SECONDS = 270.0
 """Longest callback POST (connect + answer): host.json's functionTimeout of 300 s less a margin
 for recording the outcome."""
@@ -132,6 +214,7 @@ class Settings:
             (``AzureWebJobsStorage__accountName`` etc., see ``ciconnector.storage.connection``);
             None when nothing configures it (:meth:`require_storage` then names what to set).
         ci: Customer Insights API settings.
+        auth: how HTTP callers authenticate (``AUTH_*``).
         instance_ids: allowlist of CI instance ids makers may subscribe to; empty = any
             (``CI_INSTANCE_IDS``, comma-separated).
         callback_allowed_hosts: dev-only ``host:port`` entries whose callback URLs skip the
@@ -159,6 +242,7 @@ class Settings:
 
     storage: StorageConnection | None = None
     ci: CustomerInsightsSettings = field(default_factory=CustomerInsightsSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     instance_ids: tuple[str, ...] = ()
     callback_allowed_hosts: tuple[str, ...] = ()
     delivery_timeout_seconds: float = 15.0
@@ -221,6 +305,7 @@ class Settings:
         return cls(
             storage=_storage_connection(env),
             ci=ci,
+            auth=_auth(env, text, ci),
             instance_ids=instance_ids,
             callback_allowed_hosts=allowed_hosts,
             delivery_timeout_seconds=delivery_timeout,

@@ -145,12 +145,15 @@ def host_and_base_path(d: Definition) -> list[str]:
 
 
 def security(d: Definition) -> list[str]:
-    """Function-key auth: an apiKey security definition for header x-functions-key, required globally."""
+    """Function-key auth (an apiKey security definition for header x-functions-key) or Entra ID auth
+    (an oauth2 accessCode definition, what the ``aad`` identity provider pairs with), required globally."""
     schemes = d.get("securityDefinitions") or {}
     keys = [name for name, s in schemes.items()
             if s.get("type") == "apiKey" and s.get("in") == "header" and s.get("name") == KEY_HEADER]
-    if not keys:
-        return [f"securityDefinitions must define an apiKey header '{KEY_HEADER}'"]
+    keys += [name for name, s in schemes.items() if s.get("type") == "oauth2" and s.get("flow") == "accessCode"
+             and str(s.get("authorizationUrl", "")).startswith("https://login.windows.net/")]
+    if len(keys) != 1 or len(schemes) != 1:
+        return [f"securityDefinitions must define one apiKey header '{KEY_HEADER}' or one Entra ID oauth2 scheme"]
     if not any(keys[0] in requirement for requirement in d.get("security") or []):
         return [f"security must require '{keys[0]}'"]
     return []
@@ -429,8 +432,16 @@ def publisher(props: dict) -> list[str]:
 
 
 def key_connection_parameter(props: dict) -> list[str]:
-    """The function key is asked for as a required securestring connection parameter."""
+    """The function key is asked for as a required securestring connection parameter, or the
+    connection signs in with Entra ID (``oauthSetting``, ``aad``, the backend's ``resourceUri``)."""
     params = (props.get("properties") or {}).get("connectionParameters") or {}
+    oauth = [p.get("oAuthSettings") or {} for p in params.values() if p.get("type") == "oauthSetting"]
+    if oauth:
+        aad = oauth[0]
+        resource = ((aad.get("customParameters") or {}).get("resourceUri") or {}).get("value", "")
+        ok = aad.get("identityProvider") == "aad" and aad.get("clientId") and resource and len(params) == 1
+        return [] if ok else ["the Entra ID connection parameter needs identityProvider aad, a clientId and a "
+                              "resourceUri, and no other connection parameter"]
     keys = [p for p in params.values() if p.get("type") == "securestring"]
     if not keys:
         return ["no securestring connection parameter for the function key"]

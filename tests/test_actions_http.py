@@ -1,6 +1,7 @@
 """Every action through the local Functions host over HTTP, against the CI simulator's sample instance."""
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -134,11 +135,12 @@ def test_get_item_escapes_the_key(api):
 def test_create_and_update_item(api):
     created = _ok(api("POST", f"{BASE}/data/Customer", json={"CustomerId": "new-1", "FullName": "Ada Lovelace"}), 201)
     assert created["status"] == "created" and created["item"]["FullName"] == "Ada Lovelace"
+    assert created["itemId"] == "new-1" and "location" not in created, "the key, never CI's own URL"
     updated = _ok(api("PATCH", f"{BASE}/data/Customer/new-1", json={"City": "London"}))
     assert updated == {"entityName": "Customer", "itemId": "new-1", "status": "updated"}
     assert _ok(api("GET", f"{BASE}/data/Customer/new-1"))["City"] == "London"
     _error(api("POST", f"{BASE}/data/Customer", json={"CustomerId": "new-1"}), 400, "BadRequest")
-    _error(api("PATCH", f"{BASE}/data/Customer/missing", json={"City": "Oslo"}), 404, "NotFound")
+    _error(api("PATCH", f"{BASE}/data/Customer/missing", json={"City": "Oslo"}), 404, "ItemNotFound", "itemId")
     _error(api("POST", f"{BASE}/data/Customer", data=b"{oops", headers={"Content-Type": "application/json"}),
            400, "InvalidJson", "item")
     _error(api("POST", f"{BASE}/data/Customer", data=b"{}", headers={"Content-Type": "text/plain"}),
@@ -162,9 +164,46 @@ def test_status_reports(api, report_type):
     assert (report["instanceId"], report["reportType"]) == (SAMPLE_INSTANCE_ID, report_type)
     summary = report["summary"]
     assert summary["total"] == len(report["items"]) > 0
-    assert summary["total"] == sum(summary[o] for o in ("succeeded", "failed", "running", "canceled", "other"))
+    assert summary["total"] == sum(summary[o] for o in ("succeeded", "failed", "cancelled", "running", "skipped",
+                                                         "other"))
     if report_type in ("dataSources", "jobs"):
         assert summary["failed"] >= 1
+
+
+def test_status_report_v2_gives_each_failure_its_reason(api, ci_sim):
+    ci_sim.control.start_refresh("PoS", outcome="fail", message="PoS credentials expired.")
+    report = _ok(api("GET", f"{BASE}/reports/dataSources/v2"))
+    failed = {i["name"]: i for i in report["items"] if i["outcome"] == "failed"}
+    [pos] = [i for i in failed.values() if i.get("errorMessage") == "PoS credentials expired."]
+    assert pos["errorCode"] and f"{pos['name']} (PoS credentials expired.)" in report["text"]
+    assert report["summary"]["failed"] == len(failed)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["generatedAt"])
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", i["updatedAt"]) for i in report["items"]
+               if "updatedAt" in i)
+    _error(api("GET", f"{BASE}/reports/everything/v2"), 400, "InvalidParameter", "reportType")
+
+
+def test_partitions_v2_and_partition_data(api):
+    v2 = _ok(api("GET", f"{BASE}/entities/Customer/partitions/v2"))
+    kinds = {(p["kind"], p["format"]): p for p in v2["value"]}
+    assert set(kinds) == {("full", "csv"), ("full", "parquet")} and v2["entityName"] == "Customer"
+    source = _ok(api("GET", f"{BASE}/entities/eCommerce_eCommerceContacts/partitions/v2"))["value"]
+    assert {p["kind"] for p in source} == {"full", "incrementalUpsert"}
+    full = kinds[("full", "csv")]["name"]
+    assert [p["name"] for p in _ok(api("GET", f"{BASE}/lookups/entities/Customer/partitions"))["value"]] == [full]
+    page = _ok(api("GET", f"{BASE}/entities/Customer/partitions/{full}/data", params={"$top": "10"}))
+    assert (page["entityName"], page["partitionName"], len(page["value"])) == ("Customer", full, 10)
+    assert "$skip=10" in page["@odata.nextLink"]
+    _error(api("GET", f"{BASE}/entities/Customer/partitions/{kinds[('full', 'parquet')]['name']}/data"),
+           400, "PartitionNotReadable", "partitionName")
+    _error(api("GET", f"{BASE}/entities/Customer/partitions/nope/data"), 404, "PartitionNotFound", "partitionName")
+
+
+def test_data_source_inputs_take_id_or_unique_name(api):
+    by_name = _ok(api("POST", f"{BASE}/refreshes", params={"scope": "dataSource", "dataSourceId": "Loyalty"}))
+    assert by_name["operationType"] == "ingestion"
+    _error(api("POST", f"{BASE}/refreshes", params={"scope": "dataSource", "dataSourceId": "NoSuchSource"}),
+           404, "DataSourceNotFound", "dataSourceId")
 
 
 def test_status_report_type_is_validated(api):

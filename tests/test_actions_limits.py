@@ -29,10 +29,11 @@ def test_instances_outside_the_allowlist_are_hidden_and_refused(strict_host, oth
     assert listed == [SAMPLE_INSTANCE_ID]
     assert [i["id"] for i in strict_host.request("GET", "/api/lookups/instances").json()["value"]] == listed
     ci_sim.control.reset_request_log()
-    for path in ("segments", "data/Customer", "reports/jobs", "lookups/entities"):
+    for path, field in (("segments", "instanceId"), ("data/Customer", "instanceId"),
+                        ("reports/jobs", "dataset"), ("lookups/entities", "instanceId")):
         response = strict_host.request("GET", f"/api/instances/{other_instance}/{path}")
         assert response.status_code == 404, path
-        assert response.json() == {"code": "InstanceNotFound", "field": "instanceId",
+        assert response.json() == {"code": "InstanceNotFound", "field": field,  # the reference's name for reports
                                    "message": "No such Customer Insights instance is available."}
     refused = strict_host.request("POST", f"/api/instances/{other_instance}/refreshes", params={"scope": "full"})
     assert refused.status_code == 404

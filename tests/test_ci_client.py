@@ -7,8 +7,14 @@ import time
 import pytest
 import requests
 
-from ciconnector.customer_insights import (AuthenticationError, CustomerInsightsClient, NotFoundError,
-                                           ServiceError, ThrottledError, UnexpectedResponseError)
+from ciconnector.customer_insights import (
+    AuthenticationError,
+    CustomerInsightsClient,
+    NotFoundError,
+    ServiceError,
+    ThrottledError,
+    UnexpectedResponseError,
+)
 from ciconnector.customer_insights.retry import RetryPolicy
 from ciconnector.customer_insights.transport import build_session
 from ciconnector.settings import Settings

@@ -4,10 +4,10 @@ from __future__ import annotations
 from openapi_spec_validator import validate
 
 from ciconnector.connector import build_definition
-from dev.connector_rules import check
 from ciconnector.triggers import CATALOG, UNSUBSCRIBE
 from ciconnector.triggers.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
 from dev.cisim import SAMPLE_INSTANCE_ID
+from dev.connector_rules import check
 
 
 def test_definition_is_served_anonymously_with_the_request_host(app_host):

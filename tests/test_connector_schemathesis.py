@@ -1,10 +1,10 @@
 """Schemathesis against the running local host, from our own connector definition.
 
-Fixed seed, bounded examples: every operation (actions and triggers) is called with generated
-valid and invalid inputs; no answer may be a 5xx, and every answer must match its declared
-status codes, content type, headers and schema. The instance is pinned to the simulator's sample
-instance so the calls reach real CI data; the trigger callback URL is pinned to a loopback URL,
-which subscribe refuses without any DNS lookup (so nothing is stored and nothing leaves the machine).
+Fixed seed, bounded examples (``FUZZ_BUDGET`` per operation, see tests/fuzzstats.py): every operation (actions
+and triggers) is called with generated valid and invalid inputs; no answer may be a 5xx, and every answer must
+match its declared status codes, content type, headers and schema. The instance is pinned to the simulator's
+sample instance so the calls reach real CI data; the trigger callback URL is pinned to a loopback URL, which
+subscribe refuses without any DNS lookup (so nothing is stored and nothing leaves the machine).
 """
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from schemathesis.generation.overrides import for_operation
 
 from ciconnector.connector import build_definition, definition_for_url
 from dev.cisim import SAMPLE_INSTANCE_ID
+from tests.fuzzstats import BUDGET, SEED, record
 
-SEED = 20241125
-MAX_EXAMPLES = 20
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "response_headers_conformance", "ignored_auth")
 
@@ -59,9 +58,11 @@ def test_operation_conforms(connector_schema, path, method):
     cases = st.one_of(*(operation.as_strategy(mode, **pinned) for mode in GenerationMode))
 
     @given(case=cases)
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=BUDGET, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     def run(case):
-        case.call_and_validate()
+        response = case.call()
+        record(f"{method.upper()} {path}", response.status_code)
+        case.validate_response(response)
 
     run()

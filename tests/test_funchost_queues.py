@@ -11,8 +11,7 @@ from typing import Any, Iterator
 import pytest
 from azure.storage.queue import QueueClient
 
-from tests.apps.sample_support import (SAMPLE_APP, SAMPLE_ROOT, drain, peek, queue_client, records,
-                                       sample_env, wait_for)
+from tests.apps.sample_support import SAMPLE_APP, SAMPLE_ROOT, drain, peek, queue_client, records, sample_env, wait_for
 from tests.fixtures.funchost import FuncHostFactory, FuncHostProcess
 
 MAX_DEQUEUE_COUNT = 3  # tests/apps/sample/host.json

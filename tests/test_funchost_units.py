@@ -10,11 +10,9 @@ import pytest
 from dev.funchost.errors import HostError
 from dev.funchost.hostconfig import HostConfig, parse_timespan
 from dev.funchost.keys import AuthLevel, Keys, presented_key
-from dev.funchost.routing import Route, RouteTemplate, Router
-from dev.funchost.settings import (DEV_STORAGE_CONNECTION_STRING, build_settings, read_local_settings,
-                                   resolve)
+from dev.funchost.routing import Route, Router, RouteTemplate
+from dev.funchost.settings import DEV_STORAGE_CONNECTION_STRING, build_settings, read_local_settings, resolve
 from dev.funchost.timers import NcrontabSchedule
-
 
 # -- routes -------------------------------------------------------------------------------------
 

@@ -120,9 +120,9 @@ def test_poll_calls_each_ci_list_once_however_many_subscriptions(app_env, receiv
                     queues=QueueSender(p["settings"].require_storage()), lease_seconds=LEASE_SECONDS)
     ci_sim.control.reset_request_log()
     report = poller.poll(INSTANCE)
-    assert set(report.fetched) == {"segments", "dataSources"}
+    assert set(report.fetched) == {"segments", "dataSources", "status"}  # status: data source refresh errors
     operations = ci_sim.control.request_log()["operations"]
-    assert sum(operations.values()) == 2, operations
+    assert sum(operations.values()) == 3, operations
 
 
 def test_instance_allowlist_refuses_other_instances(app_env, receiver):

@@ -70,7 +70,9 @@ def test_openid_configuration_is_entra_like(ci_sim: CISimulator) -> None:
     assert config["token_endpoint"] == f"{ci_sim.authority}/oauth2/v2.0/token"
     assert config["issuer"] == f"{ci_sim.authority}/v2.0"
     assert {"authorization_endpoint", "jwks_uri"} <= set(config)
-    assert _session(ci_sim).get(config["jwks_uri"], timeout=10).json() == {"keys": []}
+    keys = _session(ci_sim).get(config["jwks_uri"], timeout=10).json()["keys"]
+    assert len(keys) == 2 and all(k["kty"] == "RSA" and k["use"] == "sig" and k["n"] and k["e"] for k in keys)
+    assert len({k["kid"] for k in keys}) == 2, "the current and the previous signing key"
 
 
 @pytest.mark.parametrize("form, status, error, code", [

@@ -7,7 +7,7 @@ import pytest
 
 from dev.cisim import SAMPLE_INSTANCE_ID, ApiClient, CISimulator, SimulatorControlError
 
-I = f"/instances/{SAMPLE_INSTANCE_ID}"
+INST = f"/instances/{SAMPLE_INSTANCE_ID}"
 
 
 def _ok(response: Any) -> Any:
@@ -16,12 +16,12 @@ def _ok(response: Any) -> Any:
 
 
 def _source(api: ApiClient, name: str) -> dict[str, Any]:
-    items = _ok(api.get(f"{I}/manage/datasources"))
+    items = _ok(api.get(f"{INST}/manage/datasources"))
     return next(d["dataSourceMetadata"] for d in items if d["dataSourceMetadata"]["name"] == name)
 
 
 def _node(api: ApiClient, operation: str, identifier: str) -> dict[str, Any]:
-    return next(n for n in _ok(api.get(f"{I}/workflows/main/status"))
+    return next(n for n in _ok(api.get(f"{INST}/workflows/main/status"))
                 if (n["operationType"], n["identifier"]) == (operation, identifier))
 
 
@@ -43,9 +43,9 @@ def test_refresh_failure_is_consistent_everywhere(ci_sim: CISimulator, ci_api: A
     assert node["taskStatus"] == "failed" and node["jobIds"] == [failed["jobId"]]
     assert node["ciError"] == task["ciError"] and node["lastSuccessJobIds"] == previous_success
     assert node["endTimestamp"] == task["endTimestamp"]
-    newest = _ok(ci_api.get(f"{I}/workflows/main/history", params={"top": "1"}))[0]
+    newest = _ok(ci_api.get(f"{INST}/workflows/main/history", params={"top": "1"}))[0]
     assert newest["taskId"] == task["taskId"] and newest["jobIds"] == [failed["jobId"]]
-    listed = _ok(ci_api.get(f"{I}/workflows/main/jobs", params={"top": "1"}))[0]
+    listed = _ok(ci_api.get(f"{INST}/workflows/main/jobs", params={"top": "1"}))[0]
     assert listed["jobId"] == failed["jobId"] and listed["jobStatus"] == "failed"
 
 
@@ -95,18 +95,18 @@ def test_full_refresh_step_by_step_with_failure(ci_sim: CISimulator, ci_api: Api
 
 
 def test_full_refresh_all_at_once(ci_sim: CISimulator, ci_api: ApiClient) -> None:
-    before = {s["name"]: s["evaluationStatus"]["evaluationDate"] for s in _ok(ci_api.get(f"{I}/manage/segments"))
+    before = {s["name"]: s["evaluationStatus"]["evaluationDate"] for s in _ok(ci_api.get(f"{INST}/manage/segments"))
               if s["state"] == "active"}
     job = ci_sim.control.run_full_refresh(submission_kind="onDemand")
     assert job["jobStatus"] == "successful" and job["operationType"] == "all"
     assert job["jobSubmissionKind"] == "onDemand"
     assert all(t["taskStatus"] == "successful" for t in job["tasks"])
     assert {_source(ci_api, n)["refreshState"] for n in ("eCommerce", "Loyalty", "PoS")} == {"updated"}
-    for segment in _ok(ci_api.get(f"{I}/manage/segments")):
+    for segment in _ok(ci_api.get(f"{INST}/manage/segments")):
         if segment["state"] == "active":
             assert segment["evaluationStatus"]["jobStatus"] == "CompletedSuccess"
             assert segment["evaluationStatus"]["evaluationDate"] > before[segment["name"]]
-    measure = _ok(ci_api.get(f"{I}/manage/measures/TotalRevenue"))
+    measure = _ok(ci_api.get(f"{INST}/manage/measures/TotalRevenue"))
     assert measure["latestEvaluation"]["state"] == "completed"
     assert measure["latestEvaluation"]["lastSuccessfulRunId"] == job["jobId"]
 
@@ -138,43 +138,43 @@ def test_unification_refresh(ci_sim: CISimulator, ci_api: ApiClient) -> None:
 
 
 def test_api_submitted_job_failed_through_control(ci_sim: CISimulator, ci_api: ApiClient) -> None:
-    job = _ok(ci_api.post(f"{I}/manage/workflows/main/jobs", params={"operationType": "segmentation"}))
+    job = _ok(ci_api.post(f"{INST}/manage/workflows/main/jobs", params={"operationType": "segmentation"}))
     job = ci_sim.control.complete_job(job["jobId"], fail_task="segmentation:ChurnRisk", message="SQL error")
     statuses = [(t["friendlyName"], t["taskStatus"]) for t in job["tasks"]]
     assert statuses == [("High value customers", "successful"), ("Churn risk", "failed")]
-    churn = next(s for s in _ok(ci_api.get(f"{I}/manage/segments")) if s["name"] == "ChurnRisk")
+    churn = next(s for s in _ok(ci_api.get(f"{INST}/manage/segments")) if s["name"] == "ChurnRisk")
     assert churn["evaluationStatus"]["jobStatus"] == "CompletedFailure"
     assert churn["evaluationStatus"]["error"]["value"] == "SQL error"
 
 
 def test_segment_count(ci_sim: CISimulator, ci_api: ApiClient) -> None:
-    before = next(s for s in _ok(ci_api.get(f"{I}/manage/segments")) if s["name"] == "HighValueCustomers")
+    before = next(s for s in _ok(ci_api.get(f"{INST}/manage/segments")) if s["name"] == "HighValueCustomers")
     updated = ci_sim.control.set_segment_count("HighValueCustomers", 120)
     assert updated["evaluationStatus"]["entityCount"] == 120
-    served = next(s for s in _ok(ci_api.get(f"{I}/manage/segments", params={
+    served = next(s for s in _ok(ci_api.get(f"{INST}/manage/segments", params={
         "includeHistoricStats": "true", "historicStatsDays": "3"})) if s["name"] == "HighValueCustomers")
     status = served["evaluationStatus"]
     assert status["entityCount"] == 120 and status["jobStatus"] == "CompletedSuccess"
     assert status["evaluationDate"] > before["evaluationStatus"]["evaluationDate"]
     history = served["evaluationStatusHistory"]
     assert history[0]["entityCount"] == 120 and 3 <= len(history) <= 5
-    assert _ok(ci_api.get(f"{I}/manage/entities/HighValueCustomers/entitysize"))["rowCount"] == 120
-    members = _ok(ci_api.get(f"{I}/data/Customer", params={
+    assert _ok(ci_api.get(f"{INST}/manage/entities/HighValueCustomers/entitysize"))["rowCount"] == 120
+    members = _ok(ci_api.get(f"{INST}/data/Customer", params={
         "$filter": "IsMemberOfSegment('HighValueCustomers')", "$top": "0"}))
     assert members["@odata.count"] == 120
     ci_sim.control.set_segment_count("HighValueCustomers", 5)
-    assert _ok(ci_api.get(f"{I}/data/HighValueCustomers"))["@odata.count"] == 5
+    assert _ok(ci_api.get(f"{INST}/data/HighValueCustomers"))["@odata.count"] == 5
 
 
 def test_measure_values(ci_sim: CISimulator, ci_api: ApiClient) -> None:
-    before = _ok(ci_api.get(f"{I}/manage/measures/TotalRevenue"))
+    before = _ok(ci_api.get(f"{INST}/manage/measures/TotalRevenue"))
     assert before["definition"]["isScalar"] is True
     ci_sim.control.set_measure_value("TotalRevenue", 250000.25)
-    after = _ok(ci_api.get(f"{I}/manage/measures/TotalRevenue"))
+    after = _ok(ci_api.get(f"{INST}/manage/measures/TotalRevenue"))
     assert after["output"]["values"] == {"TotalRevenue": "250000.25"}
     assert after["output"]["evaluationTime"] > before["output"]["evaluationTime"]
     assert after["latestEvaluation"]["state"] == "completed"
-    assert _ok(ci_api.get(f"{I}/data/TotalRevenue"))["value"] == [{"TotalRevenue": 250000.25}]
+    assert _ok(ci_api.get(f"{INST}/data/TotalRevenue"))["value"] == [{"TotalRevenue": 250000.25}]
     dimensioned = ci_sim.control.set_measure_value("RevenueByCountry", values={"US": 1, "GB": 2})
     assert dimensioned["output"]["values"] == {"US": "1", "GB": "2"}
     assert dimensioned["definition"]["isScalar"] is False
@@ -189,20 +189,20 @@ def test_add_and_delete_objects(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     added = control.add_data_source("Webshop", kind="salesforce", entities=["Leads", "Orders"])
     ds_id = added["dataSourceMetadata"]["dataSourceId"]
     assert _source(ci_api, "Webshop")["entityNames"] == ["Leads", "Orders"]
-    assert _ok(ci_api.get(f"{I}/manage/entities/Webshop_Leads"))["datasourceId"] == ds_id
+    assert _ok(ci_api.get(f"{INST}/manage/entities/Webshop_Leads"))["datasourceId"] == ds_id
     assert _node(ci_api, "ingestion", ds_id)["taskStatus"] == "needsUpdate"
     control.add_segment("VIP", 3, friendly_name="Very important")
     control.add_measure("AverageOrder", 42.5)
     control.add_measure("OrdersByStore", values={"S001": 3}, is_scalar=False, dimension="StoreId")
-    assert _ok(ci_api.get(f"{I}/manage/measures/AverageOrder"))["output"]["values"] == {"AverageOrder": "42.5"}
-    assert _ok(ci_api.get(f"{I}/data/VIP"))["@odata.count"] == 3
+    assert _ok(ci_api.get(f"{INST}/manage/measures/AverageOrder"))["output"]["values"] == {"AverageOrder": "42.5"}
+    assert _ok(ci_api.get(f"{INST}/data/VIP"))["@odata.count"] == 3
     control.delete_data_source(ds_id)
     control.delete_segment("VIP")
     control.delete_measure("AverageOrder")
-    assert "Webshop" not in {d["dataSourceMetadata"]["name"] for d in _ok(ci_api.get(f"{I}/manage/datasources"))}
-    assert ci_api.get(f"{I}/manage/entities/Webshop_Leads").status_code == 404
-    assert ci_api.get(f"{I}/manage/measures/AverageOrder").status_code == 404
-    assert "VIP" not in {s["name"] for s in _ok(ci_api.get(f"{I}/manage/segments"))}
+    assert "Webshop" not in {d["dataSourceMetadata"]["name"] for d in _ok(ci_api.get(f"{INST}/manage/datasources"))}
+    assert ci_api.get(f"{INST}/manage/entities/Webshop_Leads").status_code == 404
+    assert ci_api.get(f"{INST}/manage/measures/AverageOrder").status_code == 404
+    assert "VIP" not in {s["name"] for s in _ok(ci_api.get(f"{INST}/manage/segments"))}
 
 
 def test_add_instances(ci_sim: CISimulator, ci_api: ApiClient) -> None:
@@ -248,14 +248,14 @@ def test_control_validation(ci_sim: CISimulator, call: Any, status: int) -> None
 
 def test_request_log_counts_api_calls(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     ci_api.fetch_token()
-    ci_api.get(f"{I}/manage/segments")
-    ci_api.get(f"{I}/manage/segments")
-    ci_api.get(f"{I}/manage/workflows/main/jobs")
-    ci_api.get(f"{I}/workflows/main/jobs")
+    ci_api.get(f"{INST}/manage/segments")
+    ci_api.get(f"{INST}/manage/segments")
+    ci_api.get(f"{INST}/manage/workflows/main/jobs")
+    ci_api.get(f"{INST}/workflows/main/jobs")
     ci_sim.control.health()
     log = ci_sim.control.request_log()
     assert log["total"] == 4 and log["token_requests"] == 1
-    assert log["calls"][f"GET /v1{I}/manage/segments"] == 2
+    assert log["calls"][f"GET /v1{INST}/manage/segments"] == 2
     assert log["operations"] == {"Get-all-segments": 2, "Get-list-of-recent-workflow-jobs": 2}
     ci_sim.control.reset_request_log()
     assert ci_sim.control.request_log() == {"total": 0, "token_requests": 0, "calls": {}, "operations": {},
@@ -267,6 +267,6 @@ def test_reset_restores_sample(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     ci_sim.control.set_next_link(True)
     ci_sim.control.add_fault("/nothing", 500)
     ci_sim.control.reset()
-    assert "ChurnRisk" in {s["name"] for s in _ok(ci_api.get(f"{I}/manage/segments"))}
+    assert "ChurnRisk" in {s["name"] for s in _ok(ci_api.get(f"{INST}/manage/segments"))}
     assert ci_sim.control.faults() == []
-    assert "@odata.nextLink" not in _ok(ci_api.get(f"{I}/data/Customer"))
+    assert "@odata.nextLink" not in _ok(ci_api.get(f"{INST}/data/Customer"))

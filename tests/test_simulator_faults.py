@@ -9,24 +9,24 @@ import requests
 
 from dev.cisim import SAMPLE_INSTANCE_ID, ApiClient, CISimulator
 
-I = f"/instances/{SAMPLE_INSTANCE_ID}"
+INST = f"/instances/{SAMPLE_INSTANCE_ID}"
 
 
 def test_429_with_retry_after_then_success(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     ci_sim.control.add_fault(r"/manage/segments$", 429, retry_after=7, times=2)
     for _ in range(2):
-        throttled = ci_api.get(f"{I}/manage/segments")
+        throttled = ci_api.get(f"{INST}/manage/segments")
         assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"
         assert throttled.content == b""
-    assert ci_api.get(f"{I}/manage/segments").status_code == 200
+    assert ci_api.get(f"{INST}/manage/segments").status_code == 200
     assert ci_sim.control.faults() == []
     assert ci_sim.control.request_log()["operations"]["Get-all-segments"] == 3
 
 
 def test_429_on_data_writes_has_no_body(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     ci_sim.control.add_fault(r"/data/Customer$", 429, method="POST", retry_after=1)
-    assert ci_api.get(f"{I}/data/Customer").status_code == 200  # GET does not match the rule
-    response = ci_api.post(f"{I}/data/Customer", json={"CustomerId": "x"})
+    assert ci_api.get(f"{INST}/data/Customer").status_code == 200  # GET does not match the rule
+    response = ci_api.post(f"{INST}/data/Customer", json={"CustomerId": "x"})
     assert response.status_code == 429 and response.content == b"" and response.headers["Retry-After"] == "1"
 
 
@@ -38,13 +38,13 @@ def test_429_on_data_writes_has_no_body(ci_sim: CISimulator, ci_api: ApiClient) 
 ])
 def test_server_errors(ci_sim: CISimulator, ci_api: ApiClient, path: str, status: int, body_key: str | None) -> None:
     ci_sim.control.add_fault(path, status)
-    response = ci_api.get(I + path)
+    response = ci_api.get(INST + path)
     assert response.status_code == status
     if body_key is None:
         assert response.content == b""
     else:
         assert body_key in response.json()
-    assert ci_api.get(I + path).status_code == 200
+    assert ci_api.get(INST + path).status_code == 200
 
 
 def test_faults_apply_before_authentication(ci_sim: CISimulator) -> None:
@@ -56,22 +56,22 @@ def test_faults_apply_before_authentication(ci_sim: CISimulator) -> None:
 def test_delay_and_client_timeout(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     ci_sim.control.add_fault("/manage/measures$", delay_seconds=0.3)
     started = time.monotonic()
-    assert ci_api.get(f"{I}/manage/measures").status_code == 200
+    assert ci_api.get(f"{INST}/manage/measures").status_code == 200
     assert time.monotonic() - started >= 0.3
     ci_sim.control.add_fault("/manage/measures$", 503, delay_seconds=0.5)
     with pytest.raises(requests.exceptions.ReadTimeout):
-        ci_api.session.get(f"{ci_api.base_url}{I}/manage/measures", headers=ci_api.headers(), timeout=0.2)
+        ci_api.session.get(f"{ci_api.base_url}{INST}/manage/measures", headers=ci_api.headers(), timeout=0.2)
 
 
 def test_malformed_json(ci_sim: CISimulator, ci_api: ApiClient) -> None:
     ci_sim.control.add_fault("/workflows/main/status$", malformed_json=True)
-    response = ci_api.get(f"{I}/workflows/main/status")
+    response = ci_api.get(f"{INST}/workflows/main/status")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
     with pytest.raises(json.JSONDecodeError):
         json.loads(response.text)
-    assert isinstance(ci_api.get(f"{I}/workflows/main/status").json(), list)
+    assert isinstance(ci_api.get(f"{INST}/workflows/main/status").json(), list)
     ci_sim.control.add_fault("/workflows/main/status$", 500, malformed_json=True)
-    broken = ci_api.get(f"{I}/workflows/main/status")
+    broken = ci_api.get(f"{INST}/workflows/main/status")
     assert broken.status_code == 500
     with pytest.raises(json.JSONDecodeError):
         json.loads(broken.text)
@@ -91,7 +91,7 @@ def test_rules_are_ordered_listed_and_cleared(ci_sim: CISimulator, ci_api: ApiCl
     first = ci_sim.control.add_fault("/manage/", 500, method="get", times=3)
     ci_sim.control.add_fault("/manage/segments", 429)
     assert [r["id"] for r in ci_sim.control.faults()] == [first["id"], first["id"] + 1]
-    assert ci_api.get(f"{I}/manage/segments").status_code == 500
+    assert ci_api.get(f"{INST}/manage/segments").status_code == 500
     assert ci_sim.control.faults()[0]["times"] == 2
     ci_sim.control.clear_faults()
-    assert ci_api.get(f"{I}/manage/segments").status_code == 200
+    assert ci_api.get(f"{INST}/manage/segments").status_code == 200

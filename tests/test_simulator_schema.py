@@ -12,11 +12,10 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from dev.cisim import SAMPLE_INSTANCE_ID, ApiClient, CISimulator
-from dev.cisim import api, data
+from dev.cisim import SAMPLE_INSTANCE_ID, ApiClient, CISimulator, api, data
 from dev.cisim.codemodel import CodeModel, load
 
-I = f"/instances/{SAMPLE_INSTANCE_ID}"
+INST = f"/instances/{SAMPLE_INSTANCE_ID}"
 UNKNOWN = "/instances/00000000-0000-4000-8000-000000000000"
 NEW_CUSTOMER = {"CustomerId": "schema-new-1", "FullName": "Schema Test", "Country": "NL"}
 
@@ -39,9 +38,9 @@ def scenario(ci_simulator: CISimulator) -> Iterator[dict[str, Any]]:
     running = control.run_full_refresh(submission_kind="onDemand", run="step")
     control.advance_job(running["jobId"])
     client = ApiClient(ci_simulator.settings_env())
-    assert client.post(f"{I}/data/Customer", json=NEW_CUSTOMER).status_code == 201
-    cancelled = client.post(f"{I}/workflows/main/jobs?operationType=segmentation").json()
-    datasource = next(d for d in client.get(f"{I}/manage/datasources").json()
+    assert client.post(f"{INST}/data/Customer", json=NEW_CUSTOMER).status_code == 201
+    cancelled = client.post(f"{INST}/workflows/main/jobs?operationType=segmentation").json()
+    datasource = next(d for d in client.get(f"{INST}/manage/datasources").json()
                       if d["dataSourceMetadata"]["name"] == "eCommerce")
     yield {"client": client, "job": running["jobId"], "cancel": cancelled["jobId"],
            "ds": datasource["dataSourceMetadata"]["dataSourceId"]}
@@ -51,56 +50,56 @@ def scenario(ci_simulator: CISimulator) -> Iterator[dict[str, Any]]:
 # (operationId, method, path, body, expected status). {job}/{ds}/{cancel} come from the scenario.
 CASES: list[tuple[str, str, str, Any, int]] = [
     ("Get-all-instances", "GET", "/instances", None, 200),
-    ("Get-instance-metadata", "GET", I, None, 200),
+    ("Get-instance-metadata", "GET", INST, None, 200),
     ("Get-instance-metadata", "GET", UNKNOWN, None, 404),
-    ("Get-all-data-sources", "GET", f"{I}/manage/datasources", None, 200),
-    ("Get-all-data-sources", "GET", f"{I}/manage/datasources/v2", None, 200),
+    ("Get-all-data-sources", "GET", f"{INST}/manage/datasources", None, 200),
+    ("Get-all-data-sources", "GET", f"{INST}/manage/datasources/v2", None, 200),
     ("Get-all-data-sources", "GET", f"{UNKNOWN}/manage/datasources", None, 404),
-    ("Get-data-source", "GET", f"{I}/manage/datasources/{{ds}}", None, 200),
-    ("Get-data-source", "GET", f"{I}/manage/datasources/{{ds}}?includeModel=false", None, 200),
-    ("Get-data-source", "GET", f"{I}/manage/datasources/00000000-0000-0000-0000-000000000000", None, 404),
-    ("Get-all-entity-metadata", "GET", f"{I}/manage/entities", None, 200),
+    ("Get-data-source", "GET", f"{INST}/manage/datasources/{{ds}}", None, 200),
+    ("Get-data-source", "GET", f"{INST}/manage/datasources/{{ds}}?includeModel=false", None, 200),
+    ("Get-data-source", "GET", f"{INST}/manage/datasources/00000000-0000-0000-0000-000000000000", None, 404),
+    ("Get-all-entity-metadata", "GET", f"{INST}/manage/entities", None, 200),
     ("Get-all-entity-metadata", "GET", f"{UNKNOWN}/manage/entities", None, 404),
-    ("Get-entity-metadata", "GET", f"{I}/manage/entities/Customer", None, 200),
-    ("Get-entity-metadata", "GET", f"{I}/manage/entities/eCommerce_eCommercePurchases", None, 200),
-    ("Get-entity-metadata", "GET", f"{I}/manage/entities/HighValueCustomers", None, 200),
-    ("Get-entity-metadata", "GET", f"{I}/manage/entities/Nope", None, 404),
-    ("Get-entity-size", "GET", f"{I}/manage/entities/Customer/entitysize", None, 200),
-    ("Get-entity-size", "GET", f"{I}/manage/entities/Nope/entitysize", None, 404),
-    ("Get-entities-with-OData-path", "GET", f"{I}/data/Customer?$top=5&$skip=3", None, 200),
-    ("Get-entities-with-OData-path", "GET", f"{I}/data/Customer?$select=CustomerId,Email&$orderby=Email desc",
+    ("Get-entity-metadata", "GET", f"{INST}/manage/entities/Customer", None, 200),
+    ("Get-entity-metadata", "GET", f"{INST}/manage/entities/eCommerce_eCommercePurchases", None, 200),
+    ("Get-entity-metadata", "GET", f"{INST}/manage/entities/HighValueCustomers", None, 200),
+    ("Get-entity-metadata", "GET", f"{INST}/manage/entities/Nope", None, 404),
+    ("Get-entity-size", "GET", f"{INST}/manage/entities/Customer/entitysize", None, 200),
+    ("Get-entity-size", "GET", f"{INST}/manage/entities/Nope/entitysize", None, 404),
+    ("Get-entities-with-OData-path", "GET", f"{INST}/data/Customer?$top=5&$skip=3", None, 200),
+    ("Get-entities-with-OData-path", "GET", f"{INST}/data/Customer?$select=CustomerId,Email&$orderby=Email desc",
      None, 200),
-    ("Get-entities-with-OData-path", "GET", f"{I}/data/Customer?$search=smith&forceSearch=true", None, 200),
-    ("Get-entities-with-OData-path", "GET", f"{I}/data/UnifiedActivity?$filter=Amount gt 100", None, 200),
-    ("Get-entities-with-OData-path", "GET", f"{I}/data/Customer?$filter=Country eq", None, 400),
-    ("Get-entities-with-OData-path", "GET", f"{I}/data/PoS_posPurchases?$filter=StoreId eq 'S001'", None, 400),
-    ("Get-entities-with-OData-path", "GET", f"{I}/data/Nope", None, 404),
+    ("Get-entities-with-OData-path", "GET", f"{INST}/data/Customer?$search=smith&forceSearch=true", None, 200),
+    ("Get-entities-with-OData-path", "GET", f"{INST}/data/UnifiedActivity?$filter=Amount gt 100", None, 200),
+    ("Get-entities-with-OData-path", "GET", f"{INST}/data/Customer?$filter=Country eq", None, 400),
+    ("Get-entities-with-OData-path", "GET", f"{INST}/data/PoS_posPurchases?$filter=StoreId eq 'S001'", None, 400),
+    ("Get-entities-with-OData-path", "GET", f"{INST}/data/Nope", None, 404),
     ("Get-entities-with-OData-path", "GET", f"{UNKNOWN}/data/Customer", None, 404),
-    ("Create-an-entity", "POST", f"{I}/data/Customer", {"CustomerId": "schema-new-2", "Country": "US"}, 201),
-    ("Create-an-entity", "POST", f"{I}/data/Customer", NEW_CUSTOMER, 409),
-    ("Create-an-entity", "POST", f"{I}/data/Customer", "{not json", 400),
-    ("Update-an-entity", "PATCH", f"{I}/data/Customer/schema-new-1", {"City": "Utrecht"}, 204),
-    ("Update-an-entity", "PATCH", f"{I}/data/Customer/nobody", {"City": "Utrecht"}, 404),
-    ("Update-an-entity", "PATCH", f"{I}/data/Customer/schema-new-1", {"Nope": 1}, 400),
-    ("Get-all-segments", "GET", f"{I}/manage/segments", None, 200),
-    ("Get-all-segments", "GET", f"{I}/manage/segments?includeHistoricStats=true&historicStatsDays=10", None, 200),
+    ("Create-an-entity", "POST", f"{INST}/data/Customer", {"CustomerId": "schema-new-2", "Country": "US"}, 201),
+    ("Create-an-entity", "POST", f"{INST}/data/Customer", NEW_CUSTOMER, 409),
+    ("Create-an-entity", "POST", f"{INST}/data/Customer", "{not json", 400),
+    ("Update-an-entity", "PATCH", f"{INST}/data/Customer/schema-new-1", {"City": "Utrecht"}, 204),
+    ("Update-an-entity", "PATCH", f"{INST}/data/Customer/nobody", {"City": "Utrecht"}, 404),
+    ("Update-an-entity", "PATCH", f"{INST}/data/Customer/schema-new-1", {"Nope": 1}, 400),
+    ("Get-all-segments", "GET", f"{INST}/manage/segments", None, 200),
+    ("Get-all-segments", "GET", f"{INST}/manage/segments?includeHistoricStats=true&historicStatsDays=10", None, 200),
     ("Get-all-segments", "GET", f"{UNKNOWN}/manage/segments", None, 404),
-    ("Get-a-list-of-measures-metadata", "GET", f"{I}/manage/measures", None, 200),
+    ("Get-a-list-of-measures-metadata", "GET", f"{INST}/manage/measures", None, 200),
     ("Get-a-list-of-measures-metadata", "GET", f"{UNKNOWN}/manage/measures", None, 404),
-    ("Get-metadata-for-a-measure", "GET", f"{I}/manage/measures/TotalRevenue?includeHistoricStats=true", None, 200),
-    ("Get-metadata-for-a-measure", "GET", f"{I}/manage/measures/RevenueByCountry", None, 200),
-    ("Get-metadata-for-a-measure", "GET", f"{I}/manage/measures/Nope", None, 404),
-    ("Get-KeyRing", "GET", f"{I}/profile/keyring?dataSourceName=eCommerce&entityName=eCommerceContacts&key=EC00001",
+    ("Get-metadata-for-a-measure", "GET", f"{INST}/manage/measures/TotalRevenue?includeHistoricStats=true", None, 200),
+    ("Get-metadata-for-a-measure", "GET", f"{INST}/manage/measures/RevenueByCountry", None, 200),
+    ("Get-metadata-for-a-measure", "GET", f"{INST}/manage/measures/Nope", None, 404),
+    ("Get-KeyRing", "GET", f"{INST}/profile/keyring?dataSourceName=eCommerce&entityName=eCommerceContacts&key=EC00001",
      None, 200),
-    ("Get-KeyRing", "GET", f"{I}/profile/keyring?dataSourceName=eCommerce", None, 400),
-    ("Get-KeyRing", "GET", f"{I}/profile/keyring?dataSourceName=eCommerce&entityName=eCommerceContacts&key=X",
+    ("Get-KeyRing", "GET", f"{INST}/profile/keyring?dataSourceName=eCommerce", None, 400),
+    ("Get-KeyRing", "GET", f"{INST}/profile/keyring?dataSourceName=eCommerce&entityName=eCommerceContacts&key=X",
      None, 404),
 ]
 for _prefix in ("workflows", "manage/workflows"):
-    _w = f"{I}/{_prefix}/main"
+    _w = f"{INST}/{_prefix}/main"
     CASES += [
         ("Get-list-of-recent-workflow-jobs", "GET", f"{_w}/jobs?top=10&includeTasks=true", None, 200),
-        ("Get-list-of-recent-workflow-jobs", "GET", f"{I}/{_prefix}/other/jobs", None, 404),
+        ("Get-list-of-recent-workflow-jobs", "GET", f"{INST}/{_prefix}/other/jobs", None, 404),
         ("Submit-a-workflow-job", "POST", f"{_w}/jobs?operationType=Measures", None, 200),
         ("Submit-a-workflow-job", "POST", f"{_w}/jobs?operationType=ingestion&identifiers='{{ds}}'",
          {"submissionKind": "scheduled", "jobType": "full"}, 200),
@@ -148,7 +147,7 @@ def test_response_matches_code_model(model: CodeModel, scenario: dict[str, Any],
 
 
 def test_unauthorized_matches_code_model(model: CodeModel, ci_simulator: CISimulator) -> None:
-    response = requests.Session().get(f"{ci_simulator.base_url}{I}/manage/segments",
+    response = requests.Session().get(f"{ci_simulator.base_url}{INST}/manage/segments",
                                       verify=ci_simulator.ca_path, timeout=10)
     assert response.status_code == 401
     assert model.response_schema("Get-all-segments", 401) is None and response.content == b""

@@ -1,88 +1,166 @@
-"""Table and queue stores against real Azurite: ETags, leases, claims, chunking, base64 queues.
+"""The store contract, run against every implementation: in memory, and Table Storage on real
+Azurite in both connection modes (a connection string with the account key; identity-based, Azurite
+over HTTPS checking bearer tokens MSAL's managed identity client gets from the simulator).
 
-Every store test runs in both storage connection modes (``storage_connection``): a connection
-string with the account key, and identity-based (Azurite over HTTPS checking bearer tokens that
-MSAL's managed identity client gets from the simulator's endpoint).
+Not found is always a ``RecordNotFound`` subclass (a 404 ``ConnectorError``), a lost race always
+``ConcurrentChange`` (409); azure-core errors never reach the caller.
 """
 from __future__ import annotations
 
 import base64
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from ciconnector.errors import ConcurrentChange, RecordNotFound
+from ciconnector.services import Stores
 from ciconnector.storage import chunks, clients
-from ciconnector.storage.connection import StorageConnection
-from ciconnector.storage.deliveries import (DELIVERED, RETRYING, DeadLetter, DeadLetterStore,
-                                            DeliveryInProgressError, DeliveryStore)
+from ciconnector.storage.connection import CONNECTION_STRING, IDENTITY
+from ciconnector.storage.deliveries import (
+    DELIVERED,
+    RETRYING,
+    DeadLetter,
+    DeadLetterNotFoundError,
+    DeliveryInProgressError,
+    DeliveryNotFoundError,
+)
 from ciconnector.storage.queues import QueueSender
-from ciconnector.storage.subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionStore
-from ciconnector.storage.tables import TableStore
-from ciconnector.storage.watch import WatchConflictError, WatchStore
+from ciconnector.storage.subscriptions import Owner, Subscription, SubscriptionNotFoundError
+from ciconnector.storage.watch import InstanceNotWatchedError
+from tests.fixtures.azurite import connection_in
+
+MEMORY = "memory"
 
 
-@pytest.fixture
-def tables(storage_connection: StorageConnection) -> TableStore:
-    return TableStore(storage_connection)
+@pytest.fixture(params=(MEMORY, CONNECTION_STRING, IDENTITY))
+def stores(request: pytest.FixtureRequest) -> Stores:
+    """One implementation of every store (Azurite is started only for the Table modes)."""
+    return Stores.memory() if request.param == MEMORY else Stores.tables(connection_in(request.param, request))
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def test_subscription_round_trip_and_idempotent_delete(tables):
-    store = SubscriptionStore(tables)
-    instance = new_id()
-    sub = Subscription(new_id(), instance, "segmentThresholdCrossed", {"segmentName": "S", "threshold": 3},
-                       "https://example.com/run?sig=secret", datetime.now(timezone.utc))
-    store.add(sub)
-    got = store.get(instance, sub.subscription_id)
-    assert got == sub and got.etag
+def new_subscription(instance: str | None = None) -> Subscription:
+    return Subscription(new_id(), instance or new_id(), "segmentThresholdCrossed",
+                        {"segmentName": "S", "threshold": 3}, "https://example.com/run?sig=secret",
+                        datetime.now(timezone.utc))
+
+
+def test_subscription_round_trip_idempotent_delete_and_not_found(stores):
+    store = stores.subscriptions
+    sub = new_subscription()
+    added = store.add(sub)
+    got = store.get(sub.instance_id, sub.subscription_id)
+    assert got == sub and got.etag and got.etag == added.etag
     assert "secret" not in repr(got)
-    assert store.list_for_instance(instance) == [sub]
-    store.delete(instance, sub.subscription_id)
-    store.delete(instance, sub.subscription_id)
+    assert store.list_for_instance(sub.instance_id) == [sub] and store.list_for_instance(new_id()) == []
+    store.delete(sub.instance_id, sub.subscription_id)
+    store.delete(sub.instance_id, sub.subscription_id)
+    with pytest.raises(SubscriptionNotFoundError) as err:
+        store.get(sub.instance_id, sub.subscription_id)
+    assert isinstance(err.value, RecordNotFound) and (err.value.status, err.value.code) == (404, "SubscriptionNotFound")
     with pytest.raises(SubscriptionNotFoundError):
-        store.get(instance, sub.subscription_id)
+        store.update(sub.instance_id, sub.subscription_id, lambda s: s)
 
 
-def test_subscription_save_detects_concurrent_change(tables):
-    store = SubscriptionStore(tables)
-    sub = store.add(Subscription(new_id(), new_id(), "dataSourceRefreshFailed", {}, "https://e.com/?sig=1",
-                                 datetime.now(timezone.utc)))
+def test_subscription_owner_round_trips_and_survives_updates(stores):
+    store = stores.subscriptions
+    owner = Owner(new_id(), new_id(), "Megan Maker")
+    sub = store.add(replace(new_subscription(), owner=owner))
+    got = store.get(sub.instance_id, sub.subscription_id)
+    assert got.owner == owner and got.owner.key == f"{owner.tenant_id}/{owner.object_id}"
+    assert store.update(sub.instance_id, sub.subscription_id, lambda s: replace(s, enabled=False)).owner == owner
+    assert store.list_for_instance(sub.instance_id)[0].owner == owner
+    unowned = store.add(new_subscription(sub.instance_id))  # function-key mode: no owner
+    assert store.get(unowned.instance_id, unowned.subscription_id).owner is None
+
+
+def test_subscription_rows_without_owner_properties_still_load():
+    """Rows written before owners were recorded (no Owner* properties) load with no owner."""
+    entity = new_subscription().to_entity()
+    assert not any(k.startswith("Owner") for k in entity)
+    assert Subscription.from_entity(entity).owner is None
+    owned = replace(new_subscription(), owner=Owner("t", "o", "")).to_entity()
+    assert (owned["OwnerTenantId"], owned["OwnerObjectId"], owned["OwnerName"]) == ("t", "o", "")
+    assert Subscription.from_entity(owned).owner == Owner("t", "o")
+
+
+def test_subscription_writes_lose_races_one_way(stores):
+    store = stores.subscriptions
+    sub = store.add(new_subscription())
+    with pytest.raises(ConcurrentChange):
+        store.add(sub)  # the id is taken
     first = store.get(sub.instance_id, sub.subscription_id)
     second = store.get(sub.instance_id, sub.subscription_id)
-    store.save(first.__class__(**{**first.__dict__, "not_found_count": 1}))
-    with pytest.raises(Exception) as err:
-        store.save(second.__class__(**{**second.__dict__, "enabled": False}))
-    assert "Modified" in type(err.value).__name__ or "412" in str(err.value)
+    store.save(replace(first, not_found_count=1))
+    with pytest.raises(ConcurrentChange) as err:
+        store.save(replace(second, enabled=False))
+    assert err.value.status == 409
+    store.delete(sub.instance_id, sub.subscription_id)
+    with pytest.raises(ConcurrentChange):
+        store.save(first)  # gone since it was read
 
 
-def test_watch_lease_excludes_a_second_poller_and_commit_needs_the_lease(tables):
-    watch = WatchStore(tables)
+def test_subscription_update_starts_over_when_a_concurrent_writer_wins(stores):
+    store = stores.subscriptions
+    sub = store.add(new_subscription())
+    rounds = []
+
+    def change(current: Subscription) -> Subscription:
+        rounds.append(current.not_found_count)
+        if len(rounds) == 1:  # a concurrent writer gets in between this read and its write
+            store.save(replace(store.get(sub.instance_id, sub.subscription_id), not_found_count=5))
+        return replace(current, not_found_count=current.not_found_count + 1)
+
+    assert store.update(sub.instance_id, sub.subscription_id, change).not_found_count == 6
+    assert rounds == [0, 5]
+
+    def always_contended(current: Subscription) -> Subscription:
+        store.save(store.get(sub.instance_id, sub.subscription_id))
+        return current
+
+    with pytest.raises(ConcurrentChange):
+        store.update(sub.instance_id, sub.subscription_id, always_contended)
+
+
+def test_watch_lease_excludes_a_second_poller_and_commit_needs_the_lease(stores):
+    watch = stores.watch
     instance = new_id()
+    with pytest.raises(InstanceNotWatchedError):
+        watch.load(instance)
     watch.watch(instance)
     watch.watch(instance)
     assert instance in watch.list_watched()
     record = watch.load(instance)
+    assert record.state == "" and record.lease_until is None
     lease = watch.acquire_lease(record, seconds=60)
-    assert lease is not None
-    assert watch.acquire_lease(record, seconds=60) is None  # stale ETag
-    assert watch.acquire_lease(watch.load(instance), seconds=60) is None  # live lease
+    with pytest.raises(ConcurrentChange):
+        watch.acquire_lease(record, seconds=60)  # stale ETag
+    with pytest.raises(ConcurrentChange):
+        watch.acquire_lease(watch.load(instance), seconds=60)  # live lease
     later = datetime.now(timezone.utc) + timedelta(seconds=61)
-    taken_over = watch.acquire_lease(watch.load(instance), seconds=60, now=later)
-    assert taken_over is not None
-    with pytest.raises(WatchConflictError):
+    taken_over = watch.acquire_lease(watch.load(instance), seconds=60, now=later)  # the first lease expired
+    with pytest.raises(ConcurrentChange):
+        watch.renew_lease(lease, seconds=60)
+    with pytest.raises(ConcurrentChange):
         watch.commit(lease, "state of the poller that lost its lease")
-    committed = watch.commit(taken_over, "x" * 100_000)
-    assert watch.load(instance).state == "x" * 100_000
+    renewed = watch.renew_lease(taken_over, seconds=60, now=later)
+    committed = watch.commit(renewed, "x" * 100_000)
+    assert watch.load(instance).state == "x" * 100_000 and watch.load(instance).lease_until is None
     committed = watch.commit(committed, "small")
     assert watch.load(instance).state == "small"
     watch.watch(instance)  # a subscribe while a poller found no subscriptions...
-    assert not watch.unwatch(committed), "...keeps the instance watched"
-    assert watch.unwatch(watch.load(instance)) and instance not in watch.list_watched()
+    with pytest.raises(ConcurrentChange):
+        watch.unwatch(committed)  # ...keeps the instance watched
+    assert watch.load(instance).state == "small", "watch keeps the state"
+    watch.unwatch(watch.load(instance))
+    assert instance not in watch.list_watched()
+    watch.unwatch(committed)  # already gone: nothing to do
 
 
 def test_chunks_round_trip_and_overflow():
@@ -94,44 +172,53 @@ def test_chunks_round_trip_and_overflow():
         chunks.split("State", "x" * (chunks.CHUNK_CHARS * chunks.MAX_CHUNKS + 1))
 
 
-def test_delivery_claim_is_exclusive_until_stale_and_final_is_final(tables):
-    store = DeliveryStore(tables)
+def test_delivery_claim_is_exclusive_until_stale_and_final_is_final(stores):
+    store = stores.deliveries
     sub, event = new_id(), new_id()
+    with pytest.raises(DeliveryNotFoundError):
+        store.get(sub, event)
     record = store.claim(sub, event, "inst", attempt=0, stale_after=30)
-    assert record is not None
     with pytest.raises(DeliveryInProgressError):
         store.claim(sub, event, "inst", attempt=0, stale_after=30)
     taken_over = store.claim(sub, event, "inst", attempt=0, stale_after=0)  # the first worker is presumed dead
-    assert taken_over is not None
-    assert store.settle(record, status=DELIVERED) is None  # the dead worker's write loses
+    with pytest.raises(ConcurrentChange):
+        store.settle(record, status=DELIVERED)  # the dead worker's write loses
     retrying = store.settle(taken_over, status=RETRYING, status_code=503, error="HTTP 503")
     assert retrying.attempts == 1 and store.get(sub, event).status == RETRYING
-    assert store.claim(sub, event, "inst", attempt=0, stale_after=30) is None, "a re-emitted copy is stale"
+    assert (store.get(sub, event).last_status_code, store.get(sub, event).last_error) == (503, "HTTP 503")
+    with pytest.raises(ConcurrentChange):
+        store.claim(sub, event, "inst", attempt=0, stale_after=30)  # a re-emitted copy is stale
     again = store.claim(sub, event, "inst", attempt=1, stale_after=30)
     assert store.settle(again, status=DELIVERED, status_code=202).attempts == 2
-    assert store.claim(sub, event, "inst", attempt=2, stale_after=30) is None
+    with pytest.raises(ConcurrentChange):
+        store.claim(sub, event, "inst", attempt=2, stale_after=30)  # final
 
 
-def test_a_retry_of_a_delivery_that_was_reset_is_stale(tables):
-    store = DeliveryStore(tables)
+def test_a_retry_of_a_delivery_that_was_reset_is_stale(stores):
+    store = stores.deliveries
     sub, event = new_id(), new_id()
     store.settle(store.claim(sub, event, "inst", attempt=0, stale_after=30), status=RETRYING)
     store.reset(sub, event)  # a dead letter replayed: the chain starts again at attempt 0
-    assert store.claim(sub, event, "inst", attempt=1, stale_after=30) is None
-    assert store.claim(sub, event, "inst", attempt=0, stale_after=30) is not None
+    with pytest.raises(ConcurrentChange):
+        store.claim(sub, event, "inst", attempt=1, stale_after=30)
+    assert store.claim(sub, event, "inst", attempt=0, stale_after=30).attempts == 0
+    store.reset(new_id(), new_id())  # unknown: nothing to do
 
 
-def test_dead_letters_round_trip(tables):
-    store = DeadLetterStore(tables)
+def test_dead_letters_round_trip(stores):
+    store = stores.dead_letters
     instance = new_id()
     letter = DeadLetter(instance, new_id(), new_id(), "retries exhausted", 8, {"trigger": "x", "eventId": "e"},
                         datetime.now(timezone.utc))
     store.add(letter)
     [listed] = store.list_for_instance(instance)
-    assert listed.to_json()["deadLetterId"] == letter.dead_letter_id and listed.notification == letter.notification
+    assert listed.to_dict()["deadLetterId"] == letter.dead_letter_id and listed.notification == letter.notification
+    assert listed.to_dict()["trigger"] == "x" and store.list_for_instance(new_id()) == []
     store.remove(store.get(instance, letter.dead_letter_id))
-    with pytest.raises(LookupError):
+    store.remove(letter)
+    with pytest.raises(DeadLetterNotFoundError) as err:
         store.get(instance, letter.dead_letter_id)
+    assert (err.value.status, err.value.code, err.value.field) == (404, "DeadLetterNotFound", "deadLetterId")
 
 
 def test_queue_messages_are_base64_json_with_delay(storage_connection):

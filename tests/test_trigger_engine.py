@@ -9,8 +9,15 @@ import time
 import pytest
 
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
-from tests.test_triggers_e2e import (dead_letters, flow, list_subscriptions, poll_now, run_timer, subscribed,
-                                     wait_for_dead_letters)
+from tests.test_triggers_e2e import (
+    dead_letters,
+    flow,
+    list_subscriptions,
+    poll_now,
+    run_timer,
+    subscribed,
+    wait_for_dead_letters,
+)
 
 pytestmark = pytest.mark.usefixtures("clean_app_state")
 

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from ciconnector.customer_insights import CustomerInsightsClient
 from ciconnector.settings import Settings
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
@@ -127,7 +128,10 @@ def test_data_source_refresh_failed(app_host, receiver, ci_sim):
     body = note.body
     assert body["trigger"] == "dataSourceRefreshFailed" and body["isTest"] is False
     assert body["subjectId"] == loyalty and body["subjectName"] == "Loyalty program"
-    assert body["outcome"] == "failed" and body["status"] == "updateFailed"
+    assert body["outcome"] == "failed" and body["status"] == "updateFailed" and body["failedStage"] == "ingestion"
+    assert body["errorMessage"] == "The source storage account refused the connection."
+    assert body["errorCode"] == body["errors"][0]["errorCode"] == "datasourceIngestionUnexpectedError"
+    assert body["errors"][0]["message"] == body["errorMessage"]
     assert note.headers["webhook-id"] == body["eventId"] == note.headers["Idempotency-Key"]
     receiver.wait_for(sentinel)
 
@@ -293,6 +297,22 @@ def test_unification_refresh_completed(app_host, receiver, ci_sim):
     assert failed.body["stages"]["merge"] == "failed" and failed.body["outcome"] == "failed"
     settle()
     assert len(receiver.received(name)) == 1
+
+
+def test_failed_match_is_a_failed_unification_and_a_refresh_failing_before_it_sends_none(app_host, receiver, ci_sim):
+    name = flow()
+    subscribed(app_host, receiver, "unificationRefreshCompleted", name)
+    poll_now(app_host)
+    ci_sim.control.run_unification(fail_task="match", message="Match rules conflict on Email.")
+    run_timer(app_host)
+    [note] = receiver.wait_for(name)
+    assert note.body["outcome"] == "failed" and note.body["failedStage"] == "match"
+    assert note.body["stages"] == {"map": "successful", "match": "failed", "merge": "skipped"}
+    assert note.body["errorMessage"] == "Match rules conflict on Email."
+    ci_sim.control.run_full_refresh(fail_task="ingestion:Loyalty")
+    poll_now(app_host)
+    settle()
+    assert len(receiver.received(name)) == 1, "unification never ran: no unification notification"
 
 
 # --- failures: CI, receiver, concurrency ------------------------------------------------------

@@ -19,6 +19,6 @@ def deliver_notification(message: func.QueueMessage) -> None:
     except MalformedMessageError as exc:
         logger.error("dropping delivery message %s: %s", message.id, exc)
         return
-    outcome = services.deliverer().deliver(delivery)
+    outcome = services.app().deliverer.deliver(delivery)
     logger.info("delivery of event %s to subscription %s: %s", delivery.event_id, delivery.subscription_id,
                 outcome.status)

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 @bp.timer_trigger(arg_name="timer", schedule="%POLL_SCHEDULE%")
 @bp.queue_output(arg_name="polls", queue_name=POLL_QUEUE, connection="AzureWebJobsStorage")
 def schedule_polls(timer: func.TimerRequest, polls: func.Out[typing.List[str]]) -> None:
-    messages = services.poller().plan()
+    messages = services.app().poller.plan()
     if messages:
         polls.set(messages)
     logger.info("scheduled %d instance polls%s", len(messages), " (past due)" if timer.past_due else "")
@@ -30,6 +30,6 @@ def poll_instance(message: func.QueueMessage) -> None:
     except (ValueError, KeyError, TypeError):
         logger.error("dropping malformed poll message %s", message.id)
         return
-    report = services.poller().poll(instance_id)
+    report = services.app().poller.poll(instance_id)
     logger.info("poll of %s: skipped=%s fetched=%s failed=%s deliveries=%d committed=%s", report.instance_id,
                 report.skipped, ",".join(report.fetched), ",".join(report.failed), report.deliveries, report.committed)

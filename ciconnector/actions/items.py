@@ -1,7 +1,7 @@
 """Row actions on an entity: Get items (OData, paged), Get item, Create item, Update item."""
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ciconnector.errors import NotFound
 from ciconnector.operations import Param
@@ -30,6 +30,20 @@ FILTER_HELP = (
 
 ITEM_ID = Param("itemId", "path", "string", "Item Key", "The key value of the item, for example a CustomerId.",
                 required=True, max_length=odata.MAX_LITERAL_LENGTH, pattern=ITEM_ID_PATTERN)
+KEY_NAME = Param("keyName", "query", "string", "Key Field",
+                 "The field holding the key: CustomerId for most entities, ActivityId for UnifiedActivity.",
+                 default="CustomerId", max_length=128, pattern=odata.IDENTIFIER)
+PAGE_PARAMS = (
+    Param("$top", "query", "integer", "Top Count", f"How many items to return, 1 to {MAX_TOP}.",
+          default=100, minimum=1, maximum=MAX_TOP),
+    Param("$skip", "query", "integer", "Skip Count", "How many items to skip first.",
+          default=0, minimum=0, maximum=MAX_SKIP, visibility="advanced"),
+)
+"""Paging inputs of the actions reading rows (:func:`read_page`)."""
+PAGE_RESPONSE = obj({
+    "value": prop("array", "Items", "The items.", items=dict(FREE_OBJECT)),
+    NEXT_LINK: prop("string", "Next Link", "URL of the next page; absent on the last page."),
+}, required=("value",))
 
 
 def next_link(url: str, skip: int) -> str:
@@ -40,18 +54,26 @@ def next_link(url: str, skip: int) -> str:
     return parts._replace(query=urlencode(query, quote_via=quote, safe="$")).geturl()
 
 
-def _items(call: Call) -> dict:
+def read_page(call: Call, entity_name: str) -> dict:
+    """One page of ``entity_name``'s rows by the call's ``$top``/``$skip`` (and ``$filter``,
+    ``$select``, ``$orderby`` when the action has them), with ``@odata.nextLink`` when more may follow."""
     args = call.args
     top, position = args["$top"], args["$skip"]
-    rows = list(call.ci.list_data(call.instance_id, args["entityName"], filter=args["$filter"],
-                                  select=args["$select"], orderby=args["$orderby"], skip=position, max_items=top))
+    rows = list(call.ci.list_data(call.instance_id, entity_name, filter=args.get("$filter"),
+                                  select=args.get("$select"), orderby=args.get("$orderby"), skip=position,
+                                  max_items=top))
     body: dict = {"value": rows}
     if len(rows) == top and position + top < MAX_SKIP:
         body[NEXT_LINK] = next_link(call.url, position + top)
     return body
 
 
-def _item(call: Call) -> dict:
+def _items(call: Call) -> dict:
+    return read_page(call, call.args["entityName"])
+
+
+def _find(call: Call) -> dict:
+    """The item whose ``keyName`` field equals ``itemId``; ``ItemNotFound`` (404) when there is none."""
     args = call.args
     where = odata.equals(args["keyName"], args["itemId"], name_field="keyName", value_field="itemId")
     page = call.ci.query_data(call.instance_id, args["entityName"], filter=where, top=1)
@@ -62,20 +84,29 @@ def _item(call: Call) -> dict:
 
 
 def _create(call: Call) -> dict:
-    result = call.ci.create_item(call.instance_id, call.args["entityName"], call.args["item"])
+    """The created item and its key: the key field's value in the item CI returns (or the one sent),
+    else the last segment of CI's ``Location`` (never the URL itself: a flow cannot call CI's API)."""
+    args = call.args
+    result = call.ci.create_item(call.instance_id, args["entityName"], args["item"])
     result = result if isinstance(result, dict) else {}
-    location, value = result.get("location"), result.get("value")
+    value, location = result.get("value"), result.get("location")
+    item = value if isinstance(value, dict) and value else args["item"]
+    key = item.get(args["keyName"])
+    if key is None and isinstance(location, str) and location:
+        key = unquote(urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]) or None
     return compact({
-        "entityName": call.args["entityName"],
+        "entityName": args["entityName"],
         "status": "accepted" if result.get("statusCode") == 202 else "created",
-        "location": location if isinstance(location, str) and location else None,
-        "item": value if isinstance(value, dict) else None,
+        "itemId": None if key is None else str(key), "item": item,
     })
 
 
 def _update(call: Call) -> dict:
-    call.ci.update_item(call.instance_id, call.args["entityName"], call.args["itemId"], call.args["changes"])
-    return {"entityName": call.args["entityName"], "itemId": call.args["itemId"], "status": "updated"}
+    """Checks the item exists first, so an unknown key is a clear 404 ``ItemNotFound``."""
+    args = call.args
+    _find(call)
+    call.ci.update_item(call.instance_id, args["entityName"], args["itemId"], args["changes"])
+    return {"entityName": args["entityName"], "itemId": args["itemId"], "status": "updated"}
 
 
 def _body(name: str, summary: str, description: str) -> Param:
@@ -97,50 +128,39 @@ GET_ITEMS = Action(
         Param("$orderby", "query", "string", "Order By",
               "Comma-separated fields to sort by, each optionally followed by asc or desc.",
               max_length=1024, pattern=ORDERBY_PATTERN, visibility="advanced"),
-        Param("$top", "query", "integer", "Top Count", f"How many items to return, 1 to {MAX_TOP}.",
-              default=100, minimum=1, maximum=MAX_TOP),
-        Param("$skip", "query", "integer", "Skip Count", "How many items to skip first.",
-              default=0, minimum=0, maximum=MAX_SKIP, visibility="advanced"),
+        *PAGE_PARAMS,
     ),
-    response=obj({
-        "value": prop("array", "Items", "The items.", items=dict(FREE_OBJECT)),
-        NEXT_LINK: prop("string", "Next Link", "URL of the next page; absent on the last page."),
-    }, required=("value",)),
+    response=PAGE_RESPONSE,
     handler=_items, pageable=True)
 
 GET_ITEM = Action(
     operation_id="GetItem", method="GET", route="instances/{instanceId}/data/{entityName}/{itemId}",
     summary="Get item",
     description="Gets one item (row) of an entity by its key; the key value is matched exactly.",
-    params=(
-        INSTANCE, ENTITY, ITEM_ID,
-        Param("keyName", "query", "string", "Key Field",
-              "The field holding the key: CustomerId for most entities, ActivityId for UnifiedActivity.",
-              default="CustomerId", max_length=128, pattern=odata.IDENTIFIER),
-    ),
+    params=(INSTANCE, ENTITY, ITEM_ID, KEY_NAME),
     response={**FREE_OBJECT, "description": "The item; its fields depend on the entity."},
-    handler=_item)
+    handler=_find)
 
 CREATE_ITEM = Action(
     operation_id="CreateItem", method="POST", route="instances/{instanceId}/data/{entityName}",
     summary="Create item (Preview)",
     description="Creates an item (row) on an entity. Customer Insights offers this as a preview feature.",
-    params=(INSTANCE, ENTITY,
+    params=(INSTANCE, ENTITY, KEY_NAME,
             _body("item", "Item", "The item to create, a JSON object shaped like the entity's rows.")),
     response=obj({
         "entityName": prop("string", "Entity Name", "The entity the item was created on."),
         "status": prop("string", "Status", "created, or accepted when Customer Insights creates it later.",
                        enum=["created", "accepted"]),
-        "location": prop("string", "Location", "Where Customer Insights placed the item."),
-        "item": prop("object", "Item", "The created item, when Customer Insights returns it."),
-    }, required=("entityName", "status")),
+        "itemId": prop("string", "Item Key", "The key of the created item, to use with Get item or Update item."),
+        "item": prop("object", "Item", "The created item as Customer Insights returned it (else as sent)."),
+    }, required=("entityName", "status", "item")),
     handler=_create, status=201, response_description="Created", preview=True)
 
 UPDATE_ITEM = Action(
     operation_id="UpdateItem", method="PATCH", route="instances/{instanceId}/data/{entityName}/{itemId}",
     summary="Update item (Preview)",
     description="Updates fields of an item (row) of an entity. Customer Insights offers this as a preview feature.",
-    params=(INSTANCE, ENTITY, ITEM_ID,
+    params=(INSTANCE, ENTITY, ITEM_ID, KEY_NAME,
             _body("changes", "Changes", "The fields to change, a JSON object of field names and new values.")),
     response=obj({
         "entityName": prop("string", "Entity Name", "The entity of the item."),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ciconnector.operations import Param
-from ciconnector.operations.common import INSTANCE, instance_allowed
+from ciconnector.operations.common import ENTITY, INSTANCE, instance_allowed
 
 from .model import Action, Call
 from .schemas import listing, prop
@@ -50,6 +50,13 @@ def _entities(call: Call) -> dict:
     return {"value": items}
 
 
+def _partitions(call: Call) -> dict:
+    entity = call.ci.get_entity(call.instance_id, call.args["entityName"])
+    partitions = entity.get("partitions")
+    return {"value": [{"name": p["name"]} for p in partitions if isinstance(p, dict) and isinstance(p.get("name"), str)]
+            if isinstance(partitions, list) else []}
+
+
 def _lookup(operation_id: str, route: str, noun: str, handler: Callable[[Call], dict], item: dict,
             params: tuple[Param, ...] = (INSTANCE,)) -> Action:
     return Action(
@@ -75,9 +82,13 @@ LOOKUPS: tuple[Action, ...] = (
     _lookup("LookupMeasures", "instances/{instanceId}/lookups/measures", "measures", _measures,
             {"type": "object", "properties": {
                 "name": _ID, "displayName": _DISPLAY,
-                "isScalar": prop("boolean", "Is Scalar", "Whether the measure is a business measure without dimensions.")}},
+                "isScalar": prop("boolean", "Is Scalar",
+                                 "Whether the measure is a business measure without dimensions.")}},
             params=(INSTANCE, Param("scalarOnly", "query", "boolean", "Scalar Only",
                                     "List only business measures without dimensions.", default=False))),
     _lookup("LookupEntities", "instances/{instanceId}/lookups/entities", "entities", _entities,
             {"type": "object", "properties": {"name": _ID, "displayName": _DISPLAY}}),
+    _lookup("LookupPartitions", "instances/{instanceId}/lookups/entities/{entityName}/partitions",
+            "full data partitions", _partitions, {"type": "object", "properties": {"name": _ID}},
+            params=(INSTANCE, ENTITY)),
 )

@@ -36,8 +36,9 @@ class Call:
 
     @property
     def instance_id(self) -> str:
-        """The (lower-cased, allowlisted) instance id."""
-        return self.args["instanceId"]
+        """The (lower-cased, allowlisted) instance id: ``instanceId``, or ``dataset`` where the
+        reference connector names it so."""
+        return self.args["instanceId"] if "instanceId" in self.args else self.args["dataset"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from ciconnector.errors import NotFound
 from ciconnector.operations import Param
-from ciconnector.operations.common import DATA_SOURCE_NAME_PICKER, INSTANCE
+from ciconnector.operations.common import DATA_SOURCE_PICKER, ENTITY_PICKER, INSTANCE
 from ciconnector.operations.params import NAME_MAX_LENGTH, NAME_PATTERN, TEXT_PATTERN
 
 from . import odata
 from .items import SELECT_PATTERN
 from .model import Action, Call
+from .refresh import data_source
 from .schemas import FREE_OBJECT, compact, obj, prop
 
 PROFILE_ENTITY = "Customer"
@@ -24,7 +25,8 @@ def _search(call: Call) -> dict:
 
 def _by_key(call: Call) -> dict:
     args = call.args
-    keyring = call.ci.get_keyring(call.instance_id, data_source_name=args["dataSourceName"],
+    source = data_source(call, args["dataSourceName"], "dataSourceName")
+    keyring = call.ci.get_keyring(call.instance_id, data_source_name=source.name,
                                   entity_name=args["sourceEntityName"], key=args["key"])
     customer_id = keyring.get("customerId")
     if not isinstance(customer_id, str) or not customer_id:
@@ -64,11 +66,12 @@ GET_CUSTOMER_BY_ALTERNATE_KEY = Action(
                  "CRM contact ID, and returns the customer ID, the keyring and the profile."),
     params=(
         INSTANCE,
-        Param("dataSourceName", "query", "string", "Data Source", "The unique name of the data source of the key.",
-              required=True, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, picker=DATA_SOURCE_NAME_PICKER),
+        Param("dataSourceName", "query", "string", "Data Source",
+              "The data source of the key, by ID or unique name.",
+              required=True, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, picker=DATA_SOURCE_PICKER),
         Param("sourceEntityName", "query", "string", "Source Entity",
               "The entity of the data source that holds the key, for example contact.",
-              required=True, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN),
+              required=True, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, picker=ENTITY_PICKER),
         Param("key", "query", "string", "Key", "The key value in that entity.",
               required=True, max_length=256, pattern=TEXT_PATTERN),
     ),

@@ -2,16 +2,26 @@
 from __future__ import annotations
 
 from ciconnector.customer_insights import NotFoundError
+from ciconnector.customer_insights.models import DataSource
 from ciconnector.errors import InvalidInput, NotFound
 from ciconnector.operations import Param
 from ciconnector.operations.common import DATA_SOURCE_PICKER, INSTANCE
-from ciconnector.operations.params import GUID_PATTERN
+from ciconnector.operations.params import NAME_MAX_LENGTH, NAME_PATTERN
 
 from .model import Action, Call
 from .schemas import compact, iso, obj, prop, timestamp
 
 OPERATION_TYPES = {"full": "all", "dataSource": "ingestion", "segments": "segmentation", "measures": "measures"}
 """Refresh scope → CI workflow ``operationType``."""
+
+
+def data_source(call: Call, value: str, field: str) -> DataSource:
+    """The data source ``value`` names (its ID or unique name, as CI's API accepts both); a 404
+    ``DataSourceNotFound`` on ``field`` when there is none."""
+    try:
+        return call.ci.get_data_source(call.instance_id, value)
+    except NotFoundError:
+        raise NotFound("DataSourceNotFound", "No such data source in this instance.", field=field) from None
 
 
 def _start(call: Call) -> dict:
@@ -21,12 +31,7 @@ def _start(call: Call) -> dict:
         if not data_source_id:
             raise InvalidInput("MissingParameter", "Parameter 'dataSourceId' is required for a data source refresh.",
                                field="dataSourceId")
-        try:
-            call.ci.get_data_source(call.instance_id, data_source_id)
-        except NotFoundError:
-            raise NotFound("DataSourceNotFound", "No such data source in this instance.",
-                           field="dataSourceId") from None
-        identifiers = [data_source_id.lower()]
+        identifiers = [data_source(call, data_source_id, "dataSourceId").data_source_id]
     elif data_source_id:
         raise InvalidInput("InvalidParameter", "Parameter 'dataSourceId' applies only to the dataSource scope.",
                            field="dataSourceId")
@@ -47,8 +52,8 @@ START_REFRESH = Action(
         Param("scope", "query", "string", "Scope", "What to refresh: full, dataSource, segments or measures.",
               default="full", enum=tuple(OPERATION_TYPES)),
         Param("dataSourceId", "query", "string", "Data Source",
-              "The data source to refresh; only with the dataSource scope.",
-              pattern=GUID_PATTERN, format="uuid", picker=DATA_SOURCE_PICKER),
+              "The data source to refresh, by ID or unique name; only with the dataSource scope.",
+              max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, picker=DATA_SOURCE_PICKER),
         Param("forceRun", "query", "boolean", "Force Run",
               "Run the steps even when Customer Insights sees no changed input.", default=True,
               visibility="advanced"),

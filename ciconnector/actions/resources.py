@@ -77,7 +77,8 @@ LIST_SEGMENTS = Action(
         "state": prop("string", "State", "inactive, active, validating, validated, invalid or validationError."),
         "memberCount": prop("integer", "Member Count", "Customers in the segment at the latest evaluation.",
                             format="int64"),
-        "evaluationStatus": prop("string", "Evaluation Status", "Status of the latest evaluation, e.g. CompletedSuccess."),
+        "evaluationStatus": prop("string", "Evaluation Status",
+                                 "Status of the latest evaluation, e.g. CompletedSuccess."),
         "evaluatedAt": timestamp("Evaluated At", "When the segment was last evaluated."),
     }, required=("name",)), "Segments", "The segments."),
     handler=_segments)

@@ -17,7 +17,7 @@ def prop(type_: str, summary: str, description: str, **extra: Any) -> dict[str, 
 
 
 def timestamp(summary: str, description: str) -> dict[str, Any]:
-    """A date-time string property."""
+    """A date-time string property (UTC, to the second, ``Z``: :func:`iso`)."""
     return prop("string", summary, description, format="date-time")
 
 
@@ -44,5 +44,16 @@ def compact(value: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def iso(moment: datetime | None) -> str | None:
-    """RFC 3339 text of ``moment`` in UTC with a ``Z`` suffix (naive values are taken as UTC), or None."""
-    return None if moment is None else events.iso(moment)
+    """``moment`` in the one public timestamp format (:func:`events.public_time`), or None."""
+    return None if moment is None else events.public_time(moment)
+
+
+def ci_time(value: Any) -> str | None:
+    """A timestamp CI sent as text (``2025-06-01T02:00:00.1234560Z``) in the public format; None
+    when absent or not a date-time."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None

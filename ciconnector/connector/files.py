@@ -6,6 +6,7 @@ from typing import Any
 
 from . import metadata
 from .properties import build_api_properties
+from .security import EntraConnection
 from .swagger import build_definition
 
 DEFINITION_FILE = "apiDefinition.swagger.json"
@@ -17,6 +18,7 @@ def render(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def generate(host: str = metadata.DEFAULT_HOST) -> dict[str, str]:
-    """File name → text of every generated connector file."""
-    return {DEFINITION_FILE: render(build_definition(host)), PROPERTIES_FILE: render(build_api_properties())}
+def generate(host: str = metadata.DEFAULT_HOST, entra: EntraConnection | None = None) -> dict[str, str]:
+    """File name → text of every generated connector file (for Entra ID connections with ``entra``)."""
+    return {DEFINITION_FILE: render(build_definition(host, entra=entra is not None)),
+            PROPERTIES_FILE: render(build_api_properties(entra=entra))}

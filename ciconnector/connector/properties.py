@@ -1,4 +1,4 @@
-"""The connector's ``apiProperties.json``: the function-key connection parameter, publisher, colour."""
+"""The connector's ``apiProperties.json``: the connection parameter (function key or Entra ID), publisher, colour."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -6,11 +6,13 @@ from typing import Any, Iterable
 from ciconnector.actions import ACTIONS, Action
 
 from . import metadata
+from .security import EntraConnection, connection_parameters
 
 
-def build_api_properties(actions: Iterable[Action] = ACTIONS) -> dict[str, Any]:
-    """apiProperties.json; each pageable action gets the ``updatenextlink`` policy so paging goes
-    through the connector (and so carries the connection's key)."""
+def build_api_properties(actions: Iterable[Action] = ACTIONS, entra: EntraConnection | None = None) -> dict[str, Any]:
+    """apiProperties.json (a function-key connection, or with ``entra`` an Entra ID sign-in); each
+    pageable action gets the ``updatenextlink`` policy so paging goes through the connector (and so
+    carries the connection's credential)."""
     paging = [{
         "templateId": "updatenextlink",
         "title": f"Route the next page link of {action.operation_id} through the connector",
@@ -18,12 +20,7 @@ def build_api_properties(actions: Iterable[Action] = ACTIONS) -> dict[str, Any]:
                        "x-ms-apimTemplateParameter.nextLinkPropertyName": "@odata.nextLink"},
     } for action in actions if action.pageable]
     return {"properties": {
-        "connectionParameters": {metadata.SECURITY_SCHEME: {"type": "securestring", "uiDefinition": {
-            "displayName": "Function key",
-            "description": "A function key of the function app that runs the connector backend.",
-            "tooltip": "In the Azure portal: your function app, then Functions, App keys; copy the default key.",
-            "constraints": {"tabIndex": 2, "clearText": False, "required": "true"},
-        }}},
+        "connectionParameters": connection_parameters(entra),
         "iconBrandColor": metadata.ICON_BRAND_COLOR,
         "capabilities": ["actions", "triggers"],
         "publisher": metadata.PUBLISHER,

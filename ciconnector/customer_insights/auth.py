@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
 import msal
@@ -31,6 +31,34 @@ MICROSOFT_AUTHORITY_HOSTS = frozenset({
 """Hosts for which MSAL's instance discovery applies; any other authority skips it."""
 
 
+def token_request(acquire: Callable[[], Any], *, refused: str) -> dict[str, Any]:
+    """MSAL's answer to ``acquire()`` when it holds an access token; every failure is an
+    :class:`AuthenticationError`: unreachable endpoint, MSAL's own errors (``MsalServiceError`` when
+    the token endpoint answers 5xx) and an ``error`` answer (``refused`` starts its message)."""
+    try:
+        result = acquire()
+    except requests.RequestException as exc:
+        raise AuthenticationError(f"token endpoint unreachable: {type(exc).__name__}") from None
+    except MsalError as exc:
+        raise AuthenticationError(f"token endpoint failed: {str(exc)[:200]}",
+                                  error_code="token_endpoint_unavailable") from None
+    if isinstance(result, dict) and result.get("access_token"):
+        return result
+    error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
+    description = (result.get("error_description") or "") if isinstance(result, dict) else ""
+    first_line = description.splitlines()[0] if description else ""
+    raise AuthenticationError(f"{refused}: {error}: {first_line}".rstrip(": "), error_code=error)
+
+
+class TokenSource(Protocol):
+    """Where a CI client gets its bearer tokens: the app's own (:class:`TokenProvider`) or a user's
+    (``on_behalf_of.UserTokens``)."""
+
+    def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
 class TokenProvider:
     """Access tokens for CI calls, cached until five minutes before they expire (MSAL's rule).
 
@@ -39,9 +67,9 @@ class TokenProvider:
     """
 
     def __init__(self, settings: CustomerInsightsSettings, session: requests.Session):
-        self._source: _ConfidentialClientTokens | _ManagedIdentityTokens = (
+        self._source: ConfidentialClientTokens | _ManagedIdentityTokens = (
             _ManagedIdentityTokens(settings) if settings.credential == "managedidentity"
-            else _ConfidentialClientTokens(settings, session))
+            else ConfidentialClientTokens(settings, session))
 
     def token(self) -> str:
         """Return a valid access token, from cache when possible."""
@@ -52,12 +80,14 @@ class TokenProvider:
         self._source.invalidate()
 
 
-class _ConfidentialClientTokens:
+class ConfidentialClientTokens:
     """Client credentials grant with a client secret or a certificate."""
 
-    def __init__(self, settings: CustomerInsightsSettings, session: requests.Session):
+    def __init__(self, settings: CustomerInsightsSettings, session: requests.Session, *,
+                 token_cache: msal.TokenCache | None = None):
         self._settings = settings
         self._session = session
+        self._token_cache = token_cache
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
 
@@ -70,7 +100,8 @@ class _ConfidentialClientTokens:
                     f"{certificate.not_after:%Y-%m-%d}")
         return certificate.msal_credential()
 
-    def _application(self) -> msal.ConfidentialClientApplication:
+    def application(self) -> msal.ConfidentialClientApplication:
+        """The MSAL confidential client of the app registration (built once; also used for OBO)."""
         with self._lock:
             if self._app is None:
                 authority = self._settings.effective_authority
@@ -83,6 +114,7 @@ class _ConfidentialClientTokens:
                         http_client=self._session,
                         instance_discovery=urlsplit(authority).hostname in MICROSOFT_AUTHORITY_HOSTS,
                         timeout=self._settings.timeout_seconds,
+                        token_cache=self._token_cache,
                     )
                 except (ValueError, requests.RequestException, MsalError) as exc:
                     # MsalServiceError: the authority's metadata answered 5xx (Entra ID outage)
@@ -90,21 +122,10 @@ class _ConfidentialClientTokens:
             return self._app
 
     def token(self) -> str:
-        app = self._application()
-        try:
-            result = app.acquire_token_for_client(scopes=[self._settings.scope])
-        except requests.RequestException as exc:
-            raise AuthenticationError(f"token endpoint unreachable: {type(exc).__name__}") from None
-        except MsalError as exc:  # MsalServiceError: the token endpoint answered 5xx
-            raise AuthenticationError(f"token endpoint failed: {str(exc)[:200]}",
-                                      error_code="token_endpoint_unavailable") from None
-        token = result.get("access_token") if isinstance(result, dict) else None
-        if not token:
-            error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
-            description = (result.get("error_description") or "") if isinstance(result, dict) else ""
-            raise AuthenticationError(f"token request refused: {error}: {description.splitlines()[0] if description else ''}".rstrip(": "),
-                                      error_code=error)
-        return token
+        app = self.application()
+        result = token_request(lambda: app.acquire_token_for_client(scopes=[self._settings.scope]),
+                               refused="token request refused")
+        return str(result["access_token"])
 
     def invalidate(self) -> None:
         app = self._app

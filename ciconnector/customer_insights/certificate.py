@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .errors import AuthenticationError
 
-_PEM_KEY = re.compile(rb"-----BEGIN (?:RSA |ENCRYPTED )?PRIVATE KEY-----.+?-----END (?:RSA |ENCRYPTED )?PRIVATE KEY-----",
+_PEM_KEY = re.compile(rb"-----BEGIN (?:RSA |ENCRYPTED )?PRIVATE KEY-----.+?"
+                      rb"-----END (?:RSA |ENCRYPTED )?PRIVATE KEY-----",
                       re.DOTALL)
 
 
@@ -73,7 +74,8 @@ def load_client_certificate(path: str, *, password: str = "", now: datetime | No
                                   error_code="certificate_expired")
     if moment < leaf.not_valid_before_utc:
         raise AuthenticationError(f"{where} (thumbprint {sha1}) is not valid before "
-                                  f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M}Z", error_code="certificate_not_yet_valid")
+                                  f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M}Z",
+                                  error_code="certificate_not_yet_valid")
     chain = [leaf, *(c for c in certificates if c is not leaf)]
     return ClientCertificate(
         private_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

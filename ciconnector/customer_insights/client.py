@@ -8,6 +8,7 @@ from urllib.parse import quote
 import requests
 
 from ..settings import CustomerInsightsSettings
+from .auth import TokenSource
 from .errors import UnexpectedResponseError
 from .models import DataSource, Instance, Job, Measure, Segment, StatusNode, Task, expect_list
 from .retry import RetryPolicy
@@ -42,9 +43,9 @@ class CustomerInsightsClient:
     """
 
     def __init__(self, settings: CustomerInsightsSettings, *, session: requests.Session | None = None,
-                 retry_policy: RetryPolicy | None = None):
+                 retry_policy: RetryPolicy | None = None, tokens: TokenSource | None = None):
         self._settings = settings
-        self._transport = Transport(settings, session=session, policy=retry_policy)
+        self._transport = Transport(settings, session=session, policy=retry_policy, tokens=tokens)
 
     def _get(self, path: str, **params: Any) -> Any:
         query = {k: _query_value(v) for k, v in params.items() if v is not None}

@@ -21,6 +21,10 @@ class AuthenticationError(CustomerInsightsError):
     """No token could be obtained, or CI refused the token or subscription key (401/403)."""
 
 
+class PermissionDeniedError(CustomerInsightsError):
+    """CI refused a call made on behalf of a user: their CI role does not allow it (403)."""
+
+
 class NotFoundError(CustomerInsightsError):
     """The instance, entity or other resource does not exist (404)."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, overload
 
 from .errors import UnexpectedResponseError
 
@@ -37,6 +37,12 @@ class _Reader:
             raise UnexpectedResponseError(
                 f"field '{self._name(key)}' has type {type(value).__name__}", field=self._name(key))
         return value
+
+    @overload
+    def text(self, key: str, *, required: Literal[True]) -> str: ...
+
+    @overload
+    def text(self, key: str, *, required: bool = False) -> str | None: ...
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         value = self._get(key, (str,), required)
@@ -96,6 +102,14 @@ class CIErrorDetail:
         if r is None:
             return None
         return cls(r.text("errorCode"), r.text("message"), r.text("resultSeverity"), r.text("exceptionCulprit"))
+
+    @classmethod
+    def all_of(cls, r: _Reader) -> tuple["CIErrorDetail", ...]:
+        """Every error of a task or status node: ``ciErrors`` (CI lists them all there), else the
+        single ``ciError``."""
+        listed = tuple(e for e in (cls.parse(item) for item in r.objects("ciErrors")) if e is not None)
+        single = cls.parse(r.obj("ciError"))
+        return listed or ((single,) if single else ())
 
 
 @dataclass(frozen=True)
@@ -160,7 +174,7 @@ class Task:
     job_ids: tuple[str, ...]
     submitted_at: datetime | None
     ended_at: datetime | None
-    error: CIErrorDetail | None
+    errors: tuple[CIErrorDetail, ...]
     raw: dict = field(repr=False, compare=False)
 
     @classmethod
@@ -174,9 +188,14 @@ class Task:
             job_ids=tuple(j.lower() for j in r.strings("jobIds")),
             submitted_at=r.timestamp("submittedTimestamp"),
             ended_at=r.timestamp("endTimestamp"),
-            error=CIErrorDetail.parse(r.obj("ciError")),
+            errors=CIErrorDetail.all_of(r),
             raw=dict(r.data),
         )
+
+    @property
+    def error(self) -> CIErrorDetail | None:
+        """The first error, the one CI shows for the task."""
+        return self.errors[0] if self.errors else None
 
     @property
     def is_terminal(self) -> bool:
@@ -230,7 +249,7 @@ class StatusNode:
     job_ids: tuple[str, ...]
     ended_at: datetime | None
     last_successful_at: datetime | None
-    error: CIErrorDetail | None
+    errors: tuple[CIErrorDetail, ...]
     raw: dict = field(repr=False, compare=False)
 
     @classmethod
@@ -244,7 +263,7 @@ class StatusNode:
             job_ids=tuple(j.lower() for j in r.strings("jobIds")),
             ended_at=r.timestamp("endTimestamp"),
             last_successful_at=r.timestamp("lastSuccessfulTimestamp"),
-            error=CIErrorDetail.parse(r.obj("ciError")),
+            errors=CIErrorDetail.all_of(r),
             raw=dict(r.data),
         )
 

@@ -11,9 +11,17 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..settings import CustomerInsightsSettings
-from .auth import TokenProvider
-from .errors import (AuthenticationError, BadRequestError, CustomerInsightsError, NotFoundError,
-                     ServiceError, ThrottledError, UnexpectedResponseError)
+from .auth import TokenProvider, TokenSource
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    CustomerInsightsError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceError,
+    ThrottledError,
+    UnexpectedResponseError,
+)
 from .retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -37,10 +45,12 @@ class Transport:
     """Sends one logical CI call, retrying transient failures within the policy's budget."""
 
     def __init__(self, settings: CustomerInsightsSettings, *, session: requests.Session | None = None,
-                 policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
+                 policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+                 tokens: TokenSource | None = None):
         self._settings = settings
         self._session = session or build_session(settings)
-        self._tokens = TokenProvider(settings, self._session)
+        self._delegated = tokens is not None
+        self._tokens: TokenSource = tokens or TokenProvider(settings, self._session)
         self._policy = policy or RetryPolicy(max_attempts=settings.max_attempts,
                                              max_total_wait=settings.max_retry_wait_seconds)
         self._sleep = sleep
@@ -82,7 +92,7 @@ class Transport:
                     continue
                 if status < 300:
                     return _decode(response)
-                failure = _error_for(response, method, url)
+                failure = _error_for(response, method, url, delegated=self._delegated)
                 retryable = status in RETRYABLE_STATUSES
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if not retryable or attempt >= self._policy.max_attempts:
@@ -119,12 +129,18 @@ def _decode(response: requests.Response) -> Any:
             f"CI answered {response.status_code} with a body that is not JSON", status=response.status_code) from None
 
 
-def _error_for(response: requests.Response, method: str, url: str) -> CustomerInsightsError:
-    """Map a non-2xx answer to a typed error carrying CI's own error code and message."""
+def _error_for(response: requests.Response, method: str, url: str, *, delegated: bool = False) -> CustomerInsightsError:
+    """Map a non-2xx answer to a typed error carrying CI's own error code and message.
+
+    A 403 to a call made on behalf of a user is that user's CI role refusing it
+    (``PermissionDeniedError``); to the app's own identity it means the app lacks access.
+    """
     status = response.status_code
     code, message = _error_details(response)
     where = f"{method} {urlsplit(url).path}"
     text = f"CI answered {status} on {where}" + (f": {message}" if message else "")
+    if status == 403 and delegated:
+        return PermissionDeniedError(text, status=status, error_code=code)
     if status in (401, 403):
         return AuthenticationError(text, status=status, error_code=code)
     if status == 404:

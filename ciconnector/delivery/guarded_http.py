@@ -34,7 +34,7 @@ def _guarded_connection(base: type[HTTPConnection], policy: AddressPolicy) -> ty
             last: Exception | None = None
             blocked = 0
             for family, socktype, proto, _, sockaddr in infos:
-                address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+                address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
                 if not policy(host, port, address):
                     blocked += 1
                     continue
@@ -52,7 +52,8 @@ def _guarded_connection(base: type[HTTPConnection], policy: AddressPolicy) -> ty
                     sock.close()
                     last = exc
             if blocked and last is None:
-                raise NewConnectionError(self, f"{host} resolves only to forbidden addresses") from BlockedAddressError(host)
+                raise NewConnectionError(self, f"{host} resolves only to forbidden addresses") \
+                    from BlockedAddressError(host)
             raise NewConnectionError(self, f"cannot connect to {host}: {last}") from last
 
     return GuardedConnection

@@ -1,8 +1,9 @@
 """The one table from an exception to the HTTP answer, used by every HTTP function.
 
-:class:`~ciconnector.errors.ConnectorError` answers for itself; CI client errors and azure-core
-storage errors are mapped here; anything else is a 500 ``InternalError`` whose details go to the
-log, never into the body.
+:class:`~ciconnector.errors.ConnectorError` answers for itself (stores raise only those, see
+:mod:`ciconnector.storage.azure_errors`); CI client errors are mapped here, and so is an azure-core
+error raised outside a store (a 503 ``StorageUnavailable``, as the stores map it); anything else is
+a 500 ``InternalError`` whose details go to the log, never into the body.
 """
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from typing import Any, Mapping
 
 from azure.core.exceptions import AzureError
 
-from ..customer_insights import (AuthenticationError, BadRequestError, CustomerInsightsError, NotFoundError,
-                                 ThrottledError)
-from ..errors import ConnectorError, InvalidInput, NotFound, Throttled, Unavailable, UpstreamError
+from ..customer_insights import (
+    AuthenticationError,
+    BadRequestError,
+    CustomerInsightsError,
+    NotFoundError,
+    PermissionDeniedError,
+    ThrottledError,
+)
+from ..errors import ConnectorError, Forbidden, InvalidInput, NotFound, StorageUnavailable, Throttled, UpstreamError
 
 logger = logging.getLogger(__name__)
-
-STORAGE_RETRY_AFTER_SECONDS = 10
-"""What a caller is told to wait when state storage fails (a brief outage heals within it)."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +52,17 @@ def as_connector_error(error: BaseException, *, operation: str) -> ConnectorErro
         return mapped
     if isinstance(error, AzureError):
         logger.error("storage failure in %s: %s", operation, type(error).__name__)
-        return Unavailable("StorageUnavailable", "State storage is unavailable; retry later.",
-                           headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)})
+        return StorageUnavailable()
     logger.error("%s failed", operation, exc_info=error)
     return ConnectorError("InternalError", "The connector backend failed; the error was logged.")
 
 
 def from_ci_error(error: CustomerInsightsError) -> ConnectorError:
-    """The answer for a CI client error: 404, 400, 429 (``Retry-After`` passed on) or 502."""
+    """The answer for a CI client error: 404, 400, 403 (the user's CI role refused a call made on
+    their behalf), 429 (``Retry-After`` passed on) or 502."""
+    if isinstance(error, PermissionDeniedError):
+        return Forbidden("CustomerInsightsRoleForbids",
+                         "Your Customer Insights role does not allow this; ask an admin of the instance.")
     if isinstance(error, NotFoundError):
         return NotFound("NotFound", "Customer Insights found no such resource.")
     if isinstance(error, BadRequestError):

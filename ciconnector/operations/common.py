@@ -9,8 +9,8 @@ from .params import GUID_PATTERN, NAME_MAX_LENGTH, NAME_PATTERN, Param, Picker
 INSTANCE_PICKER = Picker("LookupInstances", value_path="id", title_path="name")
 DATA_SOURCE_PICKER = Picker("LookupDataSources", value_path="id", title_path="displayName",
                             parameters={"instanceId": "@instanceId"})
-DATA_SOURCE_NAME_PICKER = Picker("LookupDataSources", value_path="name", title_path="displayName",
-                                 parameters={"instanceId": "@instanceId"})
+"""Every data source input: the dropdown shows display names and sends the ID; typed values may be
+the ID or the unique name (one meaning for the label "Data Source")."""
 SEGMENT_PICKER = Picker("LookupSegments", value_path="name", title_path="displayName",
                         parameters={"instanceId": "@instanceId"})
 SCALAR_MEASURE_PICKER = Picker("LookupMeasures", value_path="name", title_path="displayName",

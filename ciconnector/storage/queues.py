@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
+from .azure_errors import mapped
 from .clients import queue_client
 from .connection import StorageConnection
 
@@ -46,7 +47,9 @@ class QueueSender:
             return client
 
     def send(self, name: str, message: Mapping[str, Any], *, delay_seconds: float = 0) -> None:
-        """Enqueue ``message`` as JSON, invisible for ``delay_seconds`` (capped at 7 days)."""
+        """Enqueue ``message`` as JSON, invisible for ``delay_seconds`` (capped at 7 days); raises
+        ``StorageUnavailable``."""
         delay = math.ceil(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
-        self.queue(name).send_message(json.dumps(message, separators=(",", ":")),
-                                      visibility_timeout=delay or None, time_to_live=-1)
+        with mapped(f"queue {name}"):
+            self.queue(name).send_message(json.dumps(message, separators=(",", ":")),
+                                          visibility_timeout=delay or None, time_to_live=-1)

@@ -18,8 +18,17 @@ from ciconnector.operations import Operation, Param
 
 from .events import Event, notification_schema
 from .observations import PollResource
-from .parameters import (DATA_SOURCE, DIRECTION_PARAM, MEASURE, MEASURE_NAME, MEASURE_THRESHOLD,
-                         MEMBER_COUNT_THRESHOLD, ON_DEMAND, SEGMENT, WATCHED_INSTANCE)
+from .parameters import (
+    DATA_SOURCE,
+    DIRECTION_PARAM,
+    MEASURE,
+    MEASURE_NAME,
+    MEASURE_THRESHOLD,
+    MEMBER_COUNT_THRESHOLD,
+    ON_DEMAND,
+    SEGMENT,
+    WATCHED_INSTANCE,
+)
 from .rules import DataSourceRefreshRule, DetectionRule, FullRefreshRule, ThresholdRule, UnificationRule
 from .subscribe import MAX_BODY_BYTES, SUBSCRIBE_RESPONSES, SUBSCRIBE_ROUTE, subscription_body
 
@@ -74,12 +83,13 @@ class TriggerKind:
 
 
 _DATA_SOURCE_FIELDS = ("subjectType", "subjectId", "subjectName", "status", "outcome")
+_FAILURE_FIELDS = ("failedStage", "errorCode", "errorMessage", "errors")
 _DATA_SOURCE_LABELS = {"subjectId": {"x-ms-summary": "Data Source ID"},
                        "subjectName": {"x-ms-summary": "Data Source Name"},
                        "status": {"x-ms-summary": "Refresh State"}}
 _THRESHOLD_FIELDS = ("subjectType", "subjectId", "subjectName", "previousValue", "currentValue", "threshold",
                      "direction", "crossing")
-_JOB_FIELDS = ("status", "outcome", "jobId", "submissionKind", "submittedAt", "endedAt", "errors")
+_JOB_FIELDS = ("status", "outcome", "jobId", "submissionKind", "submittedAt", "endedAt", *_FAILURE_FIELDS)
 
 
 _KINDS = (
@@ -89,9 +99,10 @@ _KINDS = (
         description="Triggers once for each failed refresh of a data source of the instance, "
                     "or of the chosen data source.",
         hint="To see it work, refresh a data source whose source cannot be reached.",
-        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"dataSources"}),
+        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"dataSources", "status"}),
         notification_schema=notification_schema(
-            "The data source whose refresh failed.", _DATA_SOURCE_FIELDS, _DATA_SOURCE_LABELS),
+            "The data source whose refresh failed, with the errors Customer Insights gave.",
+            (*_DATA_SOURCE_FIELDS, *_FAILURE_FIELDS), _DATA_SOURCE_LABELS),
         rule=DataSourceRefreshRule("failed")),
     TriggerKind(
         id="dataSourceRefreshSucceeded", operation_name="DataSourceRefreshSucceeded",

@@ -2,7 +2,9 @@
 
 Payload (``Event.to_notification()``): one JSON object, camelCase keys, keys whose value is
 unknown are **omitted** (never ``null``: Swagger 2.0 has no nullable types and Power Automate
-rejects a payload that breaks the trigger's schema). Timestamps are ISO 8601 UTC strings.
+rejects a payload that breaks the trigger's schema). Timestamps, here and in every action answer,
+have one format: UTC ISO 8601 to the second with a ``Z`` (:func:`public_time`, e.g.
+``2025-06-01T02:00:00Z``), so a flow can compare and format them without guessing.
 
 =================  ==============  ==============================================================
 key                type            meaning
@@ -17,7 +19,11 @@ subjectType        string          ``dataSource`` / ``segment`` / ``measure``
 subjectId          string          data source id, segment name or measure name
 subjectName        string          its display name
 status             string          CI status: ``refreshState``, ``jobStatus`` or the merge ``taskStatus``
-outcome            string          ``succeeded`` / ``failed`` / ``canceled`` / ``skipped``
+outcome            string          ``succeeded`` / ``failed`` / ``cancelled``
+failedStage        string          the step that failed or was cancelled (task ``operationType``, e.g.
+                                   ``match``, ``ingestion``)
+errorCode          string          the first CI error's code (the one CI shows)
+errorMessage       string          the first CI error's message
 previousValue      number          threshold triggers: value at the previous observation
 currentValue       number          threshold triggers: value now
 threshold          number          threshold triggers: the subscription's threshold
@@ -28,8 +34,9 @@ taskId             string          merge task id (unification)
 submissionKind     string          ``scheduled`` / ``onDemand`` (job triggers)
 submittedAt        date-time       job submission time
 endedAt            date-time       job (full refresh) or merge step (unification) end time
-errors             array           CI errors: ``{errorCode, message, severity, culprit}``
-taskSummary        object          full refresh: ``{total, successful, failed, canceled, skipped,
+errors             array           every CI error of the failed task(s): ``{errorCode, message, severity,
+                                   culprit}``
+taskSummary        object          full refresh: ``{total, successful, failed, cancelled, skipped,
                                    running, failedTasks: [{taskId, operationType, friendlyName,
                                    status, errorCode, message}]}``
 stages             object          unification: ``{map, match, merge}`` statuses
@@ -43,10 +50,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from ciconnector.customer_insights.models import TERMINAL_STATUSES, CIErrorDetail, Task
+from ciconnector.timeutil import iso as iso  # re-exported, like utc
+from ciconnector.timeutil import utc as utc  # re-exported: the trigger modules import it from here
 
 Number = int | float
 
@@ -56,10 +65,12 @@ MAX_LISTED_ITEMS = 10
 OUTCOMES: Mapping[str, str] = {
     "successful": "succeeded", "updated": "succeeded",
     "failed": "failed", "timedOut": "failed", "updateFailed": "failed",
-    "aborted": "canceled", "deleted": "canceled",
+    "aborted": "cancelled", "deleted": "cancelled", "updateCancelled": "cancelled",
     "skipped": "skipped",
 }
-"""CI terminal status (job / task / data source refresh) → normalized event outcome."""
+"""CI terminal status (job / task / data source refresh) → normalized outcome. An event's outcome is
+only ever succeeded, failed or cancelled; ``skipped`` is a task's, counted in task summaries."""
+EVENT_OUTCOMES = ("succeeded", "failed", "cancelled")
 
 
 def make_event_id(*parts: object) -> str:
@@ -67,14 +78,14 @@ def make_event_id(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:32]
 
 
-def utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime (naive values are taken as UTC)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+PUBLIC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""The one timestamp format of notifications and action answers: UTC, seconds, ``Z``. Event ids
+and watch marks keep full precision (:func:`iso`); only what makers see is cut to the second."""
 
 
-def iso(moment: datetime) -> str:
-    """ISO 8601 UTC text, ``Z`` suffixed."""
-    return utc(moment).isoformat().replace("+00:00", "Z")
+def public_time(moment: datetime) -> str:
+    """``moment`` as makers see it (:data:`PUBLIC_TIME_FORMAT`)."""
+    return utc(moment).strftime(PUBLIC_TIME_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,7 @@ class TaskSummary:
     total: int
     successful: int
     failed: int
-    canceled: int
+    cancelled: int
     skipped: int
     running: int
     failed_tasks: tuple[FailedTask, ...] = ()
@@ -110,14 +121,14 @@ class TaskSummary:
     def of(cls, tasks: Sequence[Task]) -> "TaskSummary":
         outcomes = [OUTCOMES.get(t.task_status) if t.is_terminal else "running" for t in tasks]
         failed = [FailedTask(t.task_id, t.operation_type, t.friendly_name, t.task_status, t.error)
-                  for t, o in zip(tasks, outcomes) if o in ("failed", "canceled")]
+                  for t, o in zip(tasks, outcomes, strict=True) if o in ("failed", "cancelled")]
         return cls(total=len(tasks), successful=outcomes.count("succeeded"), failed=outcomes.count("failed"),
-                   canceled=outcomes.count("canceled"), skipped=outcomes.count("skipped"),
+                   cancelled=outcomes.count("cancelled"), skipped=outcomes.count("skipped"),
                    running=outcomes.count("running"), failed_tasks=tuple(failed[:MAX_LISTED_ITEMS]))
 
     def to_json(self) -> dict[str, Any]:
         return {"total": self.total, "successful": self.successful, "failed": self.failed,
-                "canceled": self.canceled, "skipped": self.skipped, "running": self.running,
+                "cancelled": self.cancelled, "skipped": self.skipped, "running": self.running,
                 "failedTasks": [t.to_json() for t in self.failed_tasks]}
 
 
@@ -147,6 +158,7 @@ class Event:
     subject_name: str | None = None
     status: str | None = None
     outcome: str | None = None
+    failed_stage: str | None = None
     previous_value: Number | None = None
     current_value: Number | None = None
     threshold: Number | None = None
@@ -163,16 +175,18 @@ class Event:
 
     def to_notification(self) -> dict[str, Any]:
         """The JSON payload POSTed to the callback URL (unknown values omitted)."""
+        first = self.errors[0] if self.errors else None
         payload = {
-            "eventId": self.event_id, "trigger": self.trigger, "occurredAt": iso(self.occurred_at),
+            "eventId": self.event_id, "trigger": self.trigger, "occurredAt": public_time(self.occurred_at),
             "instanceId": self.instance_id, "isTest": self.is_test,
             "subjectType": self.subject_type, "subjectId": self.subject_id, "subjectName": self.subject_name,
-            "status": self.status, "outcome": self.outcome,
+            "status": self.status, "outcome": self.outcome, "failedStage": self.failed_stage,
+            "errorCode": first.error_code if first else None, "errorMessage": first.message if first else None,
             "previousValue": self.previous_value, "currentValue": self.current_value,
             "threshold": self.threshold, "direction": self.direction, "crossing": self.crossing,
             "jobId": self.job_id, "taskId": self.task_id, "submissionKind": self.submission_kind,
-            "submittedAt": iso(self.submitted_at) if self.submitted_at else None,
-            "endedAt": iso(self.ended_at) if self.ended_at else None,
+            "submittedAt": public_time(self.submitted_at) if self.submitted_at else None,
+            "endedAt": public_time(self.ended_at) if self.ended_at else None,
             "errors": [_error_json(e) for e in self.errors] or None,
             "taskSummary": self.task_summary.to_json() if self.task_summary else None,
             "stages": self.stages.to_json() if self.stages else None,
@@ -181,8 +195,15 @@ class Event:
 
 
 def errors_of(tasks: Iterable[Task]) -> tuple[CIErrorDetail, ...]:
-    """The CI errors of ``tasks`` (first :data:`MAX_LISTED_ITEMS`)."""
-    return tuple(t.error for t in tasks if t.error is not None)[:MAX_LISTED_ITEMS]
+    """Every CI error of ``tasks`` (first :data:`MAX_LISTED_ITEMS`)."""
+    return tuple(e for t in tasks for e in t.errors)[:MAX_LISTED_ITEMS]
+
+
+def failed_stage(tasks: Iterable[Task]) -> str | None:
+    """The ``operationType`` of the first task that failed, else of the first cancelled one."""
+    done = [t for t in tasks if OUTCOMES.get(t.task_status) in ("failed", "cancelled")]
+    done.sort(key=lambda t: OUTCOMES[t.task_status] != "failed")
+    return done[0].operation_type if done else None
 
 
 def combined_status(statuses: Sequence[str]) -> str | None:
@@ -218,23 +239,29 @@ def _prop(type_: str, summary: str, description: str, **extra: Any) -> dict[str,
 
 
 _ERROR_ITEM = {"type": "object", "description": "One error reported by Customer Insights.", "properties": {
-    "errorCode": _prop("string", "Error Code", "The CI error code."),
-    "message": _prop("string", "Error Message", "The CI error message."),
-    "severity": _prop("string", "Error Severity", "The CI result severity."),
-    "culprit": _prop("string", "Error Culprit", "Who caused the error: system, user or external."),
+    "errorCode": _prop("string", "Each Error Code", "The CI error code."),
+    "message": _prop("string", "Each Error Message", "The CI error message."),
+    "severity": _prop("string", "Each Error Severity", "The CI result severity."),
+    "culprit": _prop("string", "Each Error Culprit", "Who caused the error: system, user or external."),
 }}
 
 FIELD_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
     "eventId": _prop("string", "Event ID", "The unique id of the event; a repeated delivery has the same id."),
     "trigger": _prop("string", "Trigger", "The trigger kind that produced the event."),
-    "occurredAt": _prop("string", "Occurred At", "When the event happened, in UTC.", format="date-time"),
+    "occurredAt": _prop("string", "Occurred At", "When the event happened, in UTC (e.g. 2025-06-01T02:00:00Z).",
+                        format="date-time"),
     "instanceId": _prop("string", "Instance ID", "The Customer Insights instance id."),
     "isTest": _prop("boolean", "Is Test", "True when this is a test notification with sample values."),
     "subjectType": _prop("string", "Subject Type", "The kind of resource the event is about."),
     "subjectId": _prop("string", "Subject ID", "The id or name of the resource the event is about."),
     "subjectName": _prop("string", "Subject Name", "The display name of the resource the event is about."),
     "status": _prop("string", "Status", "The status Customer Insights reported."),
-    "outcome": _prop("string", "Outcome", "The outcome: succeeded, failed, canceled or skipped."),
+    "outcome": _prop("string", "Outcome", "The outcome: succeeded, failed or cancelled."),
+    "failedStage": _prop("string", "Failed Stage",
+                         "The step that failed or was cancelled, e.g. ingestion, map, match, merge or segmentation."),
+    "errorCode": _prop("string", "Error Code", "The code of the first error Customer Insights reported."),
+    "errorMessage": _prop("string", "Error Message",
+                          "The message of the first error Customer Insights reported: the reason to show."),
     "previousValue": _prop("number", "Previous Value", "The value at the previous observation."),
     "currentValue": _prop("number", "Current Value", "The value that crossed the threshold."),
     "threshold": _prop("number", "Threshold", "The threshold of the trigger."),
@@ -252,7 +279,7 @@ FIELD_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
                         "total": _prop("integer", "Total Tasks", "The number of tasks."),
                         "successful": _prop("integer", "Successful Tasks", "Tasks that succeeded."),
                         "failed": _prop("integer", "Failed Tasks", "Tasks that failed or timed out."),
-                        "canceled": _prop("integer", "Canceled Tasks", "Tasks that were aborted or deleted."),
+                        "cancelled": _prop("integer", "Cancelled Tasks", "Tasks that were aborted or deleted."),
                         "skipped": _prop("integer", "Skipped Tasks", "Tasks that were skipped."),
                         "running": _prop("integer", "Unfinished Tasks", "Tasks that had not finished."),
                         "failedTasks": {"type": "array", "x-ms-summary": "Failed Task List",

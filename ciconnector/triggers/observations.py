@@ -14,7 +14,10 @@ Rules chosen here (shared by every subscription of the instance, whatever its ki
   reported before.
 * **Unification.** A job whose ``merge`` tasks are all terminal (or, when CI sent no tasks, a
   terminal job with ``operationType`` ``merge``), not reported before; one run per job. Map,
-  match and merge statuses combine the job's tasks of each step.
+  match and merge statuses combine the job's tasks of each step. A run none of whose steps ran
+  (all skipped: the job failed before unification, e.g. in ingestion) is no unification run.
+  Its outcome is the run's, not the merge step's: a failed match makes it ``failed`` with
+  ``failedStage`` ``match`` (the merge after it is merely skipped).
 * The first successful jobs observation only seeds the reported runs.
 * A resource that was not fetched (``None``) leaves its part of the state untouched.
 """
@@ -24,13 +27,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, Sequence
 
-from ciconnector.customer_insights.models import CIErrorDetail, DataSource, Job, Measure, Segment
+from ciconnector.customer_insights.models import CIErrorDetail, DataSource, Job, Measure, Segment, StatusNode
 
-from .events import OUTCOMES, UnificationStages, combined_status, errors_of, iso, utc
+from .events import OUTCOMES, UnificationStages, combined_status, errors_of, failed_stage, iso, utc
 from .watermark import DataSourceMark, ReportedRun, WatchState
 
-PollResource = Literal["dataSources", "jobs", "segments", "measures"]
-"""A list one poll may fetch; each is a :class:`Snapshot` field (jobs fetched with their tasks)."""
+PollResource = Literal["dataSources", "jobs", "segments", "measures", "status"]
+"""A list one poll may fetch; each is a :class:`Snapshot` field (jobs fetched with their tasks;
+``status`` is the workflow status, one node per data source ingestion with its CI errors)."""
 
 REFRESH_OUTCOME_STATES = frozenset({"updated", "updateFailed"})
 """``refreshState`` values that end a data source refresh."""
@@ -46,6 +50,7 @@ class Snapshot:
         instance_id: the CI instance.
         observed_at: poll time (UTC).
         data_sources / jobs / segments / measures: the fetched lists; jobs with their tasks.
+        status: the workflow status nodes (where CI keeps a data source refresh's errors).
     """
 
     instance_id: str
@@ -54,6 +59,14 @@ class Snapshot:
     jobs: Sequence[Job] | None = None
     segments: Sequence[Segment] | None = None
     measures: Sequence[Measure] | None = None
+    status: Sequence[StatusNode] | None = None
+
+    def refresh_errors(self, data_source_id: str) -> tuple[CIErrorDetail, ...]:
+        """The errors of the data source's latest ingestion (CI's ``ciErrors``), () when unknown."""
+        for node in self.status or ():
+            if node.operation_type == "ingestion" and (node.identifier or "").lower() == data_source_id:
+                return node.errors
+        return ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,8 @@ class UnificationRun:
     merge_task_id: str | None
     ended_at: datetime | None
     errors: tuple[CIErrorDetail, ...]
+    outcome: str | None
+    failed_stage: str | None = None
 
     @property
     def key(self) -> str:
@@ -118,15 +133,21 @@ def unification_run(job: Job) -> UnificationRun | None:
              for step in UNIFICATION_STEPS}
     merges = steps["merge"]
     if merges:
-        if not all(t.is_terminal for t in merges):
+        unification = [t for s in UNIFICATION_STEPS for t in steps[s]]
+        if not all(t.is_terminal for t in merges) or all(t.task_status == "skipped" for t in unification):
             return None
         stages = UnificationStages(*(combined_status([t.task_status for t in steps[s]]) for s in UNIFICATION_STEPS))
-        ended = [utc(t.ended_at) for t in merges if t.ended_at]
-        return UnificationRun(job, stages, merges[-1].task_id, max(ended, default=None),
-                              errors_of(t for s in UNIFICATION_STEPS for t in steps[s]))
+        ended = [utc(t.ended_at) for t in unification if t.ended_at]
+        stage = failed_stage(unification)
+        outcome = OUTCOMES[next(t.task_status for t in unification if t.operation_type == stage)] if stage \
+            else OUTCOMES.get(stages.merge or "")
+        return UnificationRun(job, stages, merges[-1].task_id, max(ended, default=None), errors_of(unification),
+                              outcome, stage)
     if not job.tasks and (job.operation_type or "").casefold() == "merge" and job.is_terminal:
+        outcome = OUTCOMES.get(job.job_status)
         return UnificationRun(job, UnificationStages(None, None, job.job_status), None,
-                              utc(job.ended_at) if job.ended_at else None, ())
+                              utc(job.ended_at) if job.ended_at else None, (), outcome,
+                              "merge" if outcome in ("failed", "cancelled") else None)
     return None
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from ciconnector.operations import Param
 from ciconnector.operations.common import DATA_SOURCE_PICKER, INSTANCE, SCALAR_MEASURE_PICKER, SEGMENT_PICKER
-from ciconnector.operations.params import GUID_PATTERN, PRINTABLE_PATTERN
+from ciconnector.operations.params import NAME_MAX_LENGTH, NAME_PATTERN, PRINTABLE_PATTERN
 
 from .thresholds import DEFAULT_DIRECTION, DIRECTIONS
 
@@ -27,12 +27,13 @@ MAX_NAME_LENGTH = 256
 
 WATCHED_INSTANCE = replace(INSTANCE, description="The Customer Insights instance to watch.")
 DATA_SOURCE = Param(DATA_SOURCE_ID, "field", "string", "Data Source",
-                    "The data source to watch. Leave empty to watch every data source.",
-                    pattern=GUID_PATTERN, format="uuid", picker=DATA_SOURCE_PICKER, resource="dataSource")
+                    "The data source to watch, by ID or unique name. Leave empty to watch every data source.",
+                    max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, picker=DATA_SOURCE_PICKER, resource="dataSource")
 SEGMENT = Param(SEGMENT_NAME, "field", "string", "Segment", "The segment to watch.", required=True,
                 max_length=MAX_NAME_LENGTH, pattern=PRINTABLE_PATTERN, picker=SEGMENT_PICKER, resource="segment")
-MEASURE = Param(MEASURE_NAME, "field", "string", "Measure", "The business measure to watch; it must have no dimensions.",
-                required=True, max_length=MAX_NAME_LENGTH, pattern=PRINTABLE_PATTERN, picker=SCALAR_MEASURE_PICKER,
+MEASURE = Param(MEASURE_NAME, "field", "string", "Measure",
+                "The business measure to watch; it must have no dimensions.", required=True,
+                max_length=MAX_NAME_LENGTH, pattern=PRINTABLE_PATTERN, picker=SCALAR_MEASURE_PICKER,
                 resource="measure")
 MEMBER_COUNT_THRESHOLD = Param(THRESHOLD, "field", "integer", "Threshold", "The member count to watch, 0 or more.",
                                required=True, minimum=0)

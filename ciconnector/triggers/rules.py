@@ -15,10 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Mapping, Protocol
 
-from ciconnector.customer_insights.models import CIErrorDetail
+from ciconnector.customer_insights.models import CIErrorDetail, DataSource
 
-from .events import (Event, FailedTask, Number, OUTCOMES, TaskSummary, UnificationStages, errors_of,
-                     iso, make_event_id, utc)
+from .events import (
+    OUTCOMES,
+    Event,
+    FailedTask,
+    Number,
+    TaskSummary,
+    UnificationStages,
+    errors_of,
+    failed_stage,
+    iso,
+    make_event_id,
+    utc,
+)
 from .observations import Changes, Snapshot
 from .parameters import DATA_SOURCE_ID, DIRECTION, INCLUDE_ON_DEMAND, MEASURE_NAME, SEGMENT_NAME, THRESHOLD
 from .thresholds import DEFAULT_DIRECTION, ThresholdState
@@ -26,6 +37,13 @@ from .thresholds import DEFAULT_DIRECTION, ThresholdState
 SAMPLE_DATA_SOURCE_ID = "00000000-0000-0000-0000-000000000001"
 SAMPLE_JOB_ID = "00000000-0000-0000-0000-000000000002"
 SAMPLE_TASK_ID = "00000000-0000-0000-0000-000000000003"
+SAMPLE_ERROR = CIErrorDetail("SampleError", "Sample failure: the source could not be reached.", "error", "system")
+
+
+def names_data_source(wanted: str | None, data_source: DataSource) -> bool:
+    """Whether a subscription's data source parameter (None = any; else its id or unique name, in
+    any case: makers may type either) names ``data_source``."""
+    return wanted is None or wanted.casefold() in (data_source.data_source_id, data_source.name.casefold())
 
 
 class WatchedSubscription(Protocol):
@@ -88,9 +106,11 @@ class DataSourceRefreshRule(OutcomeRule):
                                          r.data_source.refresh_state, r.sequence),
                   trigger=kind, occurred_at=r.completed_at or snapshot.observed_at, instance_id=snapshot.instance_id,
                   subject_type="dataSource", subject_id=r.data_source.data_source_id,
-                  subject_name=r.data_source.display_name, status=r.data_source.refresh_state, outcome=r.outcome)
+                  subject_name=r.data_source.display_name, status=r.data_source.refresh_state, outcome=r.outcome,
+                  failed_stage="ingestion" if r.outcome == "failed" else None,
+                  errors=snapshot.refresh_errors(r.data_source.data_source_id) if r.outcome == "failed" else ())
             for r in changes.refreshes
-            if r.outcome == self.outcome and wanted in (None, r.data_source.data_source_id)
+            if r.outcome == self.outcome and names_data_source(wanted, r.data_source)
             and is_news_for(subscription, r.completed_at, changes.data_sources_since)
         ]
 
@@ -99,7 +119,9 @@ class DataSourceRefreshRule(OutcomeRule):
                      instance_id=instance_id, is_test=True, subject_type="dataSource",
                      subject_id=parameters.get(DATA_SOURCE_ID) or SAMPLE_DATA_SOURCE_ID,
                      subject_name="Sample data source", outcome=self.outcome,
-                     status="updated" if self.outcome == "succeeded" else "updateFailed")
+                     status="updated" if self.outcome == "succeeded" else "updateFailed",
+                     failed_stage="ingestion" if self.outcome == "failed" else None,
+                     errors=(SAMPLE_ERROR,) if self.outcome == "failed" else ())
 
 
 @dataclass(frozen=True)
@@ -112,7 +134,8 @@ class FullRefreshRule(OutcomeRule):
         return [
             Event(event_id=make_event_id(kind, snapshot.instance_id, job.job_id), trigger=kind,
                   occurred_at=job.ended_at or snapshot.observed_at, instance_id=snapshot.instance_id,
-                  status=job.job_status, outcome=OUTCOMES.get(job.job_status), job_id=job.job_id,
+                  status=job.job_status, outcome=OUTCOMES.get(job.job_status), failed_stage=failed_stage(job.tasks),
+                  job_id=job.job_id,
                   submission_kind=job.submission_kind, submitted_at=job.submitted_at, ended_at=job.ended_at,
                   errors=errors_of(job.tasks), task_summary=TaskSummary.of(job.tasks) if job.tasks else None)
             for job in changes.full_refreshes
@@ -121,12 +144,12 @@ class FullRefreshRule(OutcomeRule):
         ]
 
     def sample(self, kind: str, instance_id: str, parameters: Mapping[str, Any], now: datetime) -> Event:
-        error = CIErrorDetail("SampleError", "Sample task failure.", "error", "system")
-        failed = FailedTask(SAMPLE_TASK_ID, "segmentation", "Sample segment", "failed", error)
+        failed = FailedTask(SAMPLE_TASK_ID, "segmentation", "Sample segment", "failed", SAMPLE_ERROR)
         return Event(event_id=_sample_id(kind, instance_id, now), trigger=kind, occurred_at=now,
                      instance_id=instance_id, is_test=True, status="failed", outcome="failed",
-                     job_id=SAMPLE_JOB_ID, submission_kind="scheduled", submitted_at=now, ended_at=now,
-                     errors=(error,), task_summary=TaskSummary(total=12, successful=11, failed=1, canceled=0,
+                     failed_stage="segmentation", job_id=SAMPLE_JOB_ID, submission_kind="scheduled",
+                     submitted_at=now, ended_at=now, errors=(SAMPLE_ERROR,),
+                     task_summary=TaskSummary(total=12, successful=11, failed=1, cancelled=0,
                                                                skipped=0, running=0, failed_tasks=(failed,)))
 
 
@@ -139,7 +162,7 @@ class UnificationRule(OutcomeRule):
         return [
             Event(event_id=make_event_id(kind, snapshot.instance_id, run.key), trigger=kind,
                   occurred_at=run.ended_at or snapshot.observed_at, instance_id=snapshot.instance_id,
-                  status=run.stages.merge, outcome=OUTCOMES.get(run.stages.merge or ""), job_id=run.job.job_id,
+                  status=run.stages.merge, outcome=run.outcome, failed_stage=run.failed_stage, job_id=run.job.job_id,
                   task_id=run.merge_task_id, submission_kind=run.job.submission_kind,
                   submitted_at=run.job.submitted_at, ended_at=run.ended_at, errors=run.errors, stages=run.stages)
             for run in changes.unifications

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from .events import Number
 
@@ -69,13 +69,25 @@ class ThresholdState:
 
     def to_json(self) -> str:
         """Compact JSON text for storage."""
-        return json.dumps({"v": 1, "last": self.last_value, "n": self.crossings}, separators=(",", ":"))
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of :meth:`to_json` (for a container that encodes it once, with more)."""
+        return {"v": 1, "last": self.last_value, "n": self.crossings}
 
     @classmethod
     def from_json(cls, text: str) -> "ThresholdState":
         """Read :meth:`to_json` output; raises :class:`ThresholdStateError` when unreadable."""
         try:
             data = json.loads(text)
+        except ValueError as exc:
+            raise ThresholdStateError(f"unreadable threshold state: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ThresholdState":
+        """Read :meth:`to_dict` output; raises :class:`ThresholdStateError` when unreadable."""
+        try:
             last, count = data["last"], data["n"]
         except (ValueError, TypeError, KeyError) as exc:
             raise ThresholdStateError(f"unreadable threshold state: {exc}") from None

@@ -83,20 +83,32 @@ class WatchState:
 
     def to_json(self) -> str:
         """Compact JSON text for storage."""
-        return json.dumps({
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of :meth:`to_json` (for a container that encodes it once, with more)."""
+        return {
             "v": 1,
             "ds": {k: [m.last_refresh, m.refresh_state, m.outcomes] for k, m in self.data_sources.items()},
             "dsAt": _text(self.data_sources_observed_at),
             "runs": [[r.key, _millis(r.ended_at)] for r in self.reported],
             "horizon": _millis(self.horizon),
             "jobsAt": _text(self.jobs_observed_at),
-        }, separators=(",", ":"))
+        }
 
     @classmethod
     def from_json(cls, text: str) -> "WatchState":
         """Read :meth:`to_json` output; raises :class:`WatchStateError` when unreadable."""
         try:
             data = json.loads(text)
+        except ValueError as exc:
+            raise WatchStateError(f"unreadable watch state: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "WatchState":
+        """Read :meth:`to_dict` output; raises :class:`WatchStateError` when unreadable."""
+        try:
             if data.get("v") != 1:
                 raise ValueError(f"unknown version {data.get('v')!r}")
             return cls(

@@ -1,4 +1,5 @@
-"""What one instance's watch row stores: the watch state and every threshold subscription's state."""
+"""What one instance's watch row stores: the watch state and every threshold subscription's state,
+as one JSON document ``{"watch": {...}, "thresholds": {id: {...}}}`` encoded once."""
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ class PollState:
     thresholds: dict[str, ThresholdState] = field(default_factory=dict)
 
     def to_text(self) -> str:
-        return json.dumps({"watch": json.loads(self.watch.to_json()),
-                           "thresholds": {k: json.loads(v.to_json()) for k, v in sorted(self.thresholds.items())}},
+        """Compact JSON text for the watch row."""
+        return json.dumps({"watch": self.watch.to_dict(),
+                           "thresholds": {k: v.to_dict() for k, v in sorted(self.thresholds.items())}},
                           separators=(",", ":"))
 
     @classmethod
@@ -30,8 +32,8 @@ class PollState:
             return cls()
         try:
             data = json.loads(text)
-            watch = WatchState.from_json(json.dumps(data.get("watch") or {}))
-            thresholds = {k: ThresholdState.from_json(json.dumps(v)) for k, v in (data.get("thresholds") or {}).items()}
+            watch = WatchState.from_dict(data.get("watch") or {})
+            thresholds = {k: ThresholdState.from_dict(v) for k, v in (data.get("thresholds") or {}).items()}
         except (ValueError, AttributeError, TypeError):  # includes WatchStateError, ThresholdStateError
             logger.warning("watch state of instance %s is unreadable; starting afresh", instance_id)
             return cls()

@@ -8,24 +8,52 @@ or measure exists (and that a measure is scalar). Failures are raised as
 """
 from __future__ import annotations
 
+import logging
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from ..customer_insights import CustomerInsightsClient, NotFoundError
-from ..delivery.message import DeliveryMessage
-from ..errors import InvalidInput, NotFound
+from ..customer_insights import DataSource, Measure, NotFoundError, Segment
+from ..delivery.message import DeliveryMessage, MessageQueue
+from ..errors import InvalidInput
 from ..operations import Param, RawRequest, validate
 from ..operations.common import instance_allowed
 from ..redaction import redact_url
-from ..storage.queues import DELIVERY_QUEUE, QueueSender
-from ..storage.subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionStore
-from ..storage.watch import WatchStore
+from ..storage.queues import DELIVERY_QUEUE
+from ..storage.subscriptions import Owner, Subscription, SubscriptionNotFoundError
+from ..timeutil import utc_now
 from ..triggers import CATALOG, UNSUBSCRIBE, TriggerKind, check_callback_url, ensure_scalar_measure, trigger_kind
 from ..triggers.callback import CALLBACK_URL_FIELD
 from ..triggers.parameters import INSTANCE_ID
+from ..triggers.rules import names_data_source
+
+logger = logging.getLogger(__name__)
+
+
+class ResourceSource(Protocol):
+    """The CI reads that check a subscription's resources (``CustomerInsightsClient``; a fake in tests)."""
+
+    def get_instance(self, instance_id: str) -> dict: ...
+    def list_data_sources(self, instance_id: str) -> list[DataSource]: ...
+    def list_segments(self, instance_id: str) -> list[Segment]: ...
+    def get_measure(self, instance_id: str, measure_name: str) -> Measure: ...
+
+
+class SubscriptionRecords(Protocol):
+    """Stored subscriptions (``SubscriptionStore`` or ``MemorySubscriptionStore``)."""
+
+    def add(self, subscription: Subscription) -> Subscription: ...
+    def get(self, instance_id: str, subscription_id: str) -> Subscription: ...
+    def delete(self, instance_id: str, subscription_id: str) -> None: ...
+    def list_for_instance(self, instance_id: str) -> list[Subscription]: ...
+
+
+class Watching(Protocol):
+    """Makes an instance polled (``WatchStore.watch``): subscribe and replay both need it."""
+
+    def watch(self, instance_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -36,15 +64,17 @@ class SubscribeRequest:
     trigger_kind: str
     body: bytes
     content_type: str
+    owner: Owner | None = None
+    """The subscribing user (Entra mode), recorded with the subscription; None in function-key mode."""
 
 
 class SubscriptionService:
     """The webhook subscription operations."""
 
-    def __init__(self, *, ci: CustomerInsightsClient, subscriptions: SubscriptionStore, watch: WatchStore,
-                 queues: QueueSender, instance_allowlist: Iterable[str] = (), allowed_callback_hosts: Iterable[str] = (),
-                 resolver: Callable[..., Any] = socket.getaddrinfo,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    def __init__(self, *, ci: ResourceSource, subscriptions: SubscriptionRecords, watch: Watching,
+                 queues: MessageQueue, instance_allowlist: Iterable[str] = (),
+                 allowed_callback_hosts: Iterable[str] = (), resolver: Callable[..., Any] = socket.getaddrinfo,
+                 clock: Callable[[], datetime] = utc_now):
         self._ci = ci
         self._subscriptions = subscriptions
         self._watch = watch
@@ -64,17 +94,32 @@ class SubscriptionService:
         parameters = kind.parameters_of(args)
         instance_id = parameters[INSTANCE_ID]
         self._check_resources(kind, instance_id, parameters)
-        subscription = Subscription(uuid.uuid4().hex, instance_id, kind.id, parameters, callback_url, self._clock())
+        subscription = Subscription(uuid.uuid4().hex, instance_id, kind.id, parameters, callback_url, self._clock(),
+                                    owner=request.owner)
         self._watch.watch(instance_id)  # first: a watched instance without subscriptions is harmless
-        self._subscriptions.add(subscription)
-        return subscription
+        return self._subscriptions.add(subscription)
 
-    def unsubscribe(self, instance_id: str, subscription_id: str) -> None:
-        """Remove a subscription; unknown ids succeed the same way (nothing is revealed)."""
+    def unsubscribe(self, instance_id: str, subscription_id: str, *, only_owner: Owner | None = None) -> None:
+        """Remove a subscription; unknown ids succeed the same way (nothing is revealed).
+
+        With ``only_owner`` (Entra mode, a caller without the admin role) only a subscription that
+        user owns is removed; anyone else's, or one without an owner, is left alone and the call
+        returns exactly as for an unknown id.
+        """
         args = validate(UNSUBSCRIBE, RawRequest(route_params={INSTANCE_ID: instance_id,
                                                               "subscriptionId": subscription_id}))
-        if _is_key(args["subscriptionId"]):
-            self._subscriptions.delete(args[INSTANCE_ID], args["subscriptionId"].lower())
+        if not _is_key(args["subscriptionId"]):
+            return
+        instance_id, subscription_id = args[INSTANCE_ID], args["subscriptionId"].lower()
+        if only_owner is not None:
+            try:
+                subscription = self._subscriptions.get(instance_id, subscription_id)
+            except SubscriptionNotFoundError:
+                return
+            if subscription.owner is None or subscription.owner.key != only_owner.key:
+                logger.warning("unsubscribe of %s by %s ignored: not its owner", subscription_id, only_owner.key)
+                return
+        self._subscriptions.delete(instance_id, subscription_id)
 
     def list(self, instance_id: str) -> list[dict[str, Any]]:
         """An instance's subscriptions for admins, callback URLs redacted."""
@@ -85,16 +130,13 @@ class SubscriptionService:
     def send_test(self, instance_id: str, subscription_id: str) -> str:
         """Enqueue a sample notification (``isTest`` true) to one subscription; returns its event id."""
         if not (_is_key(instance_id) and _is_key(subscription_id)):
-            raise _subscription_not_found()
-        try:
-            subscription = self._subscriptions.get(instance_id.lower(), subscription_id.lower())
-        except SubscriptionNotFoundError:
-            raise _subscription_not_found() from None
+            raise SubscriptionNotFoundError()
+        subscription = self._subscriptions.get(instance_id.lower(), subscription_id.lower())
         kind = CATALOG[subscription.trigger_kind]
         event = kind.sample_event(subscription.instance_id, subscription.parameters, self._clock())
         message = DeliveryMessage(subscription.instance_id, subscription.subscription_id, event.event_id,
                                   event.to_notification())
-        self._queues.send(DELIVERY_QUEUE, message.to_json())
+        self._queues.send(DELIVERY_QUEUE, message.to_dict())
         return event.event_id
 
     def _check_resources(self, kind: TriggerKind, instance_id: str, parameters: Mapping[str, Any]) -> None:
@@ -105,7 +147,8 @@ class SubscriptionService:
                                field=INSTANCE_ID)
         exists = {
             "instance": self._instance_exists,
-            "dataSource": lambda value: any(d.data_source_id == value for d in self._ci.list_data_sources(instance_id)),
+            "dataSource": lambda value: any(names_data_source(value, d)
+                                            for d in self._ci.list_data_sources(instance_id)),
             "segment": lambda value: any(s.name == value for s in self._ci.list_segments(instance_id)),
             "measure": lambda value: self._scalar_measure_exists(instance_id, value),
         }
@@ -136,7 +179,8 @@ def describe(subscription: Subscription) -> dict[str, Any]:
     return {"subscriptionId": subscription.subscription_id, "instanceId": subscription.instance_id,
             "triggerKind": subscription.trigger_kind, "parameters": dict(subscription.parameters),
             "callbackUrl": redact_url(subscription.callback_url), "createdAt": subscription.created_at.isoformat(),
-            "enabled": subscription.enabled, "notFoundCount": subscription.not_found_count}
+            "enabled": subscription.enabled, "notFoundCount": subscription.not_found_count,
+            "owner": subscription.owner.to_json() if subscription.owner else None}
 
 
 def _is_key(value: str) -> bool:
@@ -149,6 +193,3 @@ def _resource_not_found(param: Param, value: str) -> InvalidInput:
     return InvalidInput("ResourceNotFound", f"No {param.summary.lower()} '{value}' was found in Customer Insights.",
                         field=param.name)
 
-
-def _subscription_not_found() -> NotFound:
-    return NotFound("SubscriptionNotFound", "No such subscription.", field="subscriptionId")

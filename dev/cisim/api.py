@@ -5,7 +5,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from . import serialize, workflow
+from . import roles, serialize, workflow
 from .errors import CIError
 from .state import Instance, Table
 from .web import Context, Route, json_response
@@ -18,7 +18,7 @@ JOB_TYPES = ("full", "incremental")
 
 
 def get_instances(ctx: Context) -> Response:
-    return json_response([serialize.instance_info(i) for i in ctx.store.instances.values()])
+    return json_response([serialize.instance_info(i) for i in ctx.store.instances.values() if roles.visible(ctx, i.id)])
 
 
 def get_instance(ctx: Context, iid: str) -> Response:

@@ -89,7 +89,7 @@ class CertificateRegistry:
         if len(found) > 1:
             raise AssertionRejected(700027, "Client assertion failed signature validation. [Reason - 'x5t' and "
                                             "'x5t#S256' name different certificates.]")
-        return found.pop()
+        return next(entry for entry in found if entry is not None)
 
 
 def verify(assertion: str, *, client_id: str, token_endpoint: str, registry: CertificateRegistry,
@@ -108,8 +108,13 @@ def verify(assertion: str, *, client_id: str, token_endpoint: str, registry: Cer
     if certificate.not_valid_after_utc.timestamp() <= moment:
         raise AssertionRejected(700027, "Client assertion failed signature validation. [Reason - The key used is "
                                         f"expired., Thumbprint of key used by client: '{entry.sha1}']")
+    key = certificate.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):  # RS256 and PS256 verify only with an RSA key
+        raise AssertionRejected(700027, "Client assertion failed signature validation. [Reason - The provided "
+                                        "signature value did not match the expected signature value., Thumbprint "
+                                        f"of key used by client: '{entry.sha1}']")
     try:
-        claims = jwt.decode(assertion, certificate.public_key(), algorithms=[header["alg"]],
+        claims = jwt.decode(assertion, key, algorithms=[header["alg"]],
                             options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
                                      "verify_aud": False, "verify_iss": False})
     except jwt.InvalidSignatureError:

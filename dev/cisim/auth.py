@@ -1,9 +1,20 @@
-"""Entra ID-compatible authority (discovery + client-credentials token endpoint) and token checks.
+"""Entra ID-compatible authority (discovery, JWKS, token endpoint) and the CI API's token checks.
 
-Tokens are unsigned JWT-like strings (``alg: none``) remembered with their expiry; the API
-accepts only tokens issued here and not yet expired. The app registration authenticates with its
-client secret or with a client assertion signed by one of its registered certificates
-(``assertion.py``).
+Two kinds of token come from here:
+
+- **User tokens for the backend** (:meth:`Authority.user_token`, minted for a sample user through the
+  control API, standing in for the token Power Automate gets when a maker signs in): Entra ID v2.0
+  access tokens signed RS256 with the current key of ``signing.py``, whose public keys are published
+  at ``/{tenant}/discovery/v2.0/keys``.
+- **CI API tokens** from the token endpoint: ``client_credentials`` (app-only) and the
+  on-behalf-of grant (``urn:ietf:params:oauth:grant-type:jwt-bearer`` with
+  ``requested_token_use=on_behalf_of``), which exchanges a user token addressed to the app
+  registration for a delegated CI token of that user. These are unsigned JWT-like strings
+  (``alg: none``) remembered with their claims and expiry: the simulated API accepts only tokens
+  issued here and not yet expired, and enforces the user's CI role when the token is delegated.
+
+The app registration authenticates with its client secret or with a client assertion signed by
+one of its registered certificates (``assertion.py``).
 """
 from __future__ import annotations
 
@@ -13,16 +24,27 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+import jwt
 from werkzeug.wrappers import Request, Response
 
 from .assertion import JWT_BEARER, AssertionRejected, CertificateRegistry, verify
+from .signing import SigningKeys
+from .users import Directory, User
 
 DEFAULT_SCOPE = "https://api.ci.ai.microsoft.com/.default"
 DEFAULT_TOKEN_LIFETIME = 3600
+OBO_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+BACKEND_SCOPE = "user_impersonation"
+"""The scope the backend's app registration exposes (what Power Automate's connection asks for)."""
+POWER_PLATFORM_CLIENT_ID = "fe053c5f-3692-4f14-aef2-ee34fc081cae"
+"""``azp`` of sample user tokens: the client that signed the user in (a made-up id for the connector)."""
+RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
+"""OIDC scopes MSAL adds to every user-flow token request; they never name a resource."""
 _EXPIRED_MEMORY = 3600  # expired tokens are remembered this long so a 401 can say "expired"
 
 
@@ -45,7 +67,7 @@ class TokenStore:
 
     def __init__(self, lifetime: int = DEFAULT_TOKEN_LIFETIME) -> None:
         self._lock = threading.Lock()
-        self._tokens: dict[str, float] = {}
+        self._tokens: dict[str, tuple[float, dict[str, Any]]] = {}
         self.lifetime = lifetime
 
     def issue(self, claims: dict[str, Any]) -> tuple[str, int]:
@@ -55,24 +77,30 @@ class TokenStore:
                 "uti": secrets.token_urlsafe(16)}
         token = f"{_b64({'typ': 'JWT', 'alg': 'none'})}.{_b64(body)}.{secrets.token_urlsafe(16)}"
         with self._lock:
-            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > issued - _EXPIRED_MEMORY}
-            self._tokens[token] = issued + lifetime
+            self._tokens = {t: entry for t, entry in self._tokens.items() if entry[0] > issued - _EXPIRED_MEMORY}
+            self._tokens[token] = (issued + lifetime, body)
         return token, lifetime
 
     def check(self, token: str) -> str | None:
         """None when valid, else why not ("unknown" or "expired")."""
         with self._lock:
-            expiry = self._tokens.get(token)
-        if expiry is None:
+            entry = self._tokens.get(token)
+        if entry is None:
             return "unknown"
-        return "expired" if expiry <= time.time() else None
+        return "expired" if entry[0] <= time.time() else None
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The claims of an issued token (empty for one not issued here)."""
+        with self._lock:
+            entry = self._tokens.get(token)
+        return dict(entry[1]) if entry else {}
 
     def expire_all(self) -> int:
         """Expire every issued token now; returns how many were live."""
         now = time.time()
         with self._lock:
-            live = sum(1 for exp in self._tokens.values() if exp > now)
-            self._tokens = {t: min(exp, now) for t, exp in self._tokens.items()}
+            live = sum(1 for exp, _ in self._tokens.values() if exp > now)
+            self._tokens = {t: (min(exp, now), claims) for t, (exp, claims) in self._tokens.items()}
         return live
 
 
@@ -86,6 +114,13 @@ def entra_error(status: int, error: str, code: int, description: str) -> Respons
     return Response(json.dumps(body), status=status, content_type="application/json; charset=utf-8")
 
 
+def _token_response(token: str, expires_in: int, **extra: str) -> Response:
+    body = {"token_type": "Bearer", **extra, "expires_in": expires_in, "ext_expires_in": expires_in,
+            "access_token": token}
+    return Response(json.dumps(body), content_type="application/json; charset=utf-8",
+                    headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+
+
 class Authority:
     """Serves ``/{tenant}/...`` like login.microsoftonline.com and validates API credentials."""
 
@@ -95,6 +130,45 @@ class Authority:
         self.scopes = tuple(scopes)
         self.tokens = tokens
         self.certificates = certificates or CertificateRegistry()
+        self.keys = SigningKeys()
+        self.directory = Directory()
+        self.grants: Counter[str] = Counter()
+        """Tokens issued per grant (``client_credentials``, ``on_behalf_of``): what reuse tests count."""
+
+    def reset(self) -> None:
+        """Default token lifetime, the sample users' roles, grant counters zeroed (keys are kept)."""
+        self.tokens.lifetime = DEFAULT_TOKEN_LIFETIME
+        self.directory.reset()
+        self.grants.clear()
+
+    def issuer(self, origin: str, tenant: str | None = None) -> str:
+        """The v2.0 issuer of ``tenant`` (default ours) at ``origin``, as Entra writes it."""
+        return f"{origin.rstrip('/')}/{tenant or self.credentials.tenant_id}/v2.0"
+
+    def audiences(self) -> tuple[str, ...]:
+        """Audiences the app registration answers to: its client id and its application ID URI."""
+        client_id = self.credentials.client_id
+        return client_id, f"api://{client_id}"
+
+    def user_token(self, origin: str, user: User, *, audience: str | None = None, tenant: str | None = None,
+                   lifetime: int | None = None, scope: str = BACKEND_SCOPE) -> tuple[str, int]:
+        """A signed v2.0 access token of ``user`` for the backend (``aud`` = its client id by default).
+
+        ``audience``, ``tenant`` and a ``lifetime`` of zero or less make the mis-addressed and
+        expired tokens the backend must refuse (the token is signed all the same).
+        """
+        issued = int(time.time())
+        seconds = self.tokens.lifetime if lifetime is None else lifetime
+        tid = tenant or self.credentials.tenant_id
+        claims: dict[str, Any] = {
+            "aud": audience or self.credentials.client_id, "iss": self.issuer(origin, tid),
+            "iat": issued, "nbf": min(issued, issued + seconds - 1), "exp": issued + seconds,
+            "azp": POWER_PLATFORM_CLIENT_ID, "azpacr": "0", "name": user.name, "oid": user.object_id,
+            "preferred_username": user.username, "scp": scope, "sub": secrets.token_urlsafe(32), "tid": tid,
+            "uti": secrets.token_urlsafe(16), "ver": "2.0"}
+        if user.app_roles:
+            claims["roles"] = list(user.app_roles)
+        return self.keys.sign(claims), seconds
 
     def _tenant_ok(self, tenant: str) -> bool:
         return tenant.lower() == self.credentials.tenant_id.lower()
@@ -114,9 +188,10 @@ class Authority:
             "response_modes_supported": ["query", "fragment", "form_post"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
+            "grant_types_supported": ["client_credentials", OBO_GRANT],
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{root}/v2.0",
+            "issuer": self.issuer(request.host_url, tenant),
             "request_uri_parameter_supported": False,
             "userinfo_endpoint": f"{root}/openid/userinfo",
             "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
@@ -133,13 +208,13 @@ class Authority:
         return Response(json.dumps(body), content_type="application/json; charset=utf-8")
 
     def jwks(self, request: Request, tenant: str) -> Response:
-        """``GET /{tenant}/discovery/v2.0/keys`` (empty: tokens are unsigned)."""
+        """``GET /{tenant}/discovery/v2.0/keys``: the current and the previous signing key."""
         if not self._tenant_ok(tenant):
             return self._tenant_error(tenant)
-        return Response(json.dumps({"keys": []}), content_type="application/json; charset=utf-8")
+        return Response(json.dumps(self.keys.jwks()), content_type="application/json; charset=utf-8")
 
     def token(self, request: Request, tenant: str) -> Response:
-        """``POST /{tenant}/oauth2/v2.0/token`` for ``grant_type=client_credentials``."""
+        """``POST /{tenant}/oauth2/v2.0/token``: ``client_credentials`` or the on-behalf-of grant."""
         if not self._tenant_ok(tenant):
             return self._tenant_error(tenant)
         form = request.form
@@ -152,7 +227,7 @@ class Authority:
         if not grant:
             return entra_error(400, "invalid_request", 900144, "The request body must contain the following "
                                                                 "parameter: 'grant_type'.")
-        if grant != "client_credentials":
+        if grant not in ("client_credentials", OBO_GRANT):
             return entra_error(400, "unsupported_grant_type", 70003,
                                 f"The app requested an unsupported grant type '{grant}'.")
         if not client_id:
@@ -164,6 +239,8 @@ class Authority:
         refused = self._client_authentication(request, tenant, client_id, secret)
         if refused is not None:
             return refused
+        if grant == OBO_GRANT:
+            return self._on_behalf_of(request, tenant, client_id, scope)
         requested = scope.split()
         if len(requested) != 1 or not requested[0].endswith("/.default"):
             return entra_error(400, "invalid_scope", 1002012, f"The provided value for scope {scope} is not "
@@ -175,13 +252,58 @@ class Authority:
             return entra_error(400, "invalid_resource", 500011, f"The resource principal named {resource} was "
                                                                  f"not found in the tenant named {tenant}.")
         token, expires_in = self.tokens.issue({
-            "aud": requested[0][: -len("/.default")], "iss": f"{request.host_url.rstrip('/')}/{tenant}/v2.0",
+            "aud": requested[0][: -len("/.default")], "iss": self.issuer(request.host_url, tenant),
             "tid": self.credentials.tenant_id, "appid": client_id, "azp": client_id, "roles": ["api.access"],
-            "ver": "2.0"})
-        body = {"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in,
-                "access_token": token}
-        return Response(json.dumps(body), content_type="application/json; charset=utf-8",
-                        headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+            "idtyp": "app", "ver": "2.0"})
+        self.grants["client_credentials"] += 1
+        return _token_response(token, expires_in)
+
+    def _on_behalf_of(self, request: Request, tenant: str, client_id: str, scope: str) -> Response:
+        """The OBO grant: a user token addressed to ``client_id`` becomes that user's CI token."""
+        form = request.form
+        if form.get("requested_token_use") != "on_behalf_of":
+            return entra_error(400, "invalid_request", 900144, "The request body must contain the following "
+                                                                "parameter: 'requested_token_use'.")
+        assertion = form.get("assertion", "")
+        if not assertion:
+            return entra_error(400, "invalid_request", 900144, "The request body must contain the following "
+                                                                "parameter: 'assertion'.")
+        claims, problem = self._user_assertion(request, assertion, tenant)
+        if problem is not None:
+            return problem
+        resources = [s for s in scope.split() if s not in RESERVED_SCOPES]
+        if len(resources) != 1 or not any(resources[0] in (ci, ci.replace("/.default", f"/{BACKEND_SCOPE}"))
+                                          for ci in self.scopes):
+            return entra_error(400, "invalid_scope", 70011, f"The provided value for the input parameter "
+                                                             f"'scope' is not valid. The scope {scope} is not valid.")
+        resource = resources[0].rsplit("/", 1)[0]
+        token, expires_in = self.tokens.issue({
+            "aud": resource, "iss": self.issuer(request.host_url, tenant), "tid": claims["tid"],
+            "oid": claims["oid"], "sub": claims["sub"], "name": claims.get("name", ""),
+            "preferred_username": claims.get("preferred_username", ""), "scp": BACKEND_SCOPE, "azp": client_id,
+            "idtyp": "user", "ver": "2.0"})
+        self.grants["on_behalf_of"] += 1
+        return _token_response(token, expires_in, scope=f"{resource}/{BACKEND_SCOPE}")
+
+    def _user_assertion(self, request: Request, assertion: str, tenant: str) -> tuple[dict[str, Any],
+                                                                                       Response | None]:
+        """The claims of a user token fit for OBO (signed here, for this app, live), or why not."""
+        try:
+            header = jwt.get_unverified_header(assertion)
+            key = self.keys.public_key(str(header.get("kid", "")))
+            if key is None or header.get("alg") != "RS256":
+                raise jwt.InvalidSignatureError("unknown key")
+            claims = jwt.decode(assertion, key, algorithms=["RS256"], audience=list(self.audiences()),
+                                issuer=self.issuer(request.host_url, tenant),
+                                options={"require": ["exp", "nbf", "aud", "iss", "oid", "tid", "scp"]})
+        except jwt.ExpiredSignatureError:
+            return {}, entra_error(400, "invalid_grant", 500133, "Assertion is not within its valid time range.")
+        except (jwt.InvalidAudienceError, jwt.InvalidIssuerError):
+            return {}, entra_error(400, "invalid_grant", 500131, "Assertion audience does not match the Client "
+                                                                  "app presenting the assertion.")
+        except jwt.PyJWTError:
+            return {}, entra_error(400, "invalid_grant", 50013, "Assertion failed signature validation.")
+        return claims, None
 
     def _client_authentication(self, request: Request, tenant: str, client_id: str, secret: str) -> Response | None:
         """None when the client secret or the client assertion proves ``client_id``, else the refusal."""

@@ -205,6 +205,34 @@ class SimulatorControl:
         """Remove a measure."""
         self._call("DELETE", f"/instances/{instance_id}/measures/{name}")
 
+    # --- identities (users_control.py) ----------------------------------------------------------
+    def users(self) -> list[dict[str, Any]]:
+        """The sample users with their object ids, app roles and CI roles per instance."""
+        return self._call("GET", "/users")
+
+    def add_user(self, user: str, name: str, *, app_roles: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Add a tenant user (no CI role: see :meth:`set_user_role`); removed again by a reset."""
+        return dict(self._call("PUT", f"/users/{user}", {"name": name, "app_roles": list(app_roles)}))
+
+    def user_token(self, user: str, *, audience: str | None = None, tenant_id: str | None = None,
+                   lifetime_seconds: int | None = None, scope: str | None = None) -> str:
+        """A signed access token of ``user`` (maker, viewer, admin, noaccess) for the backend."""
+        body = {"audience": audience, "tenant_id": tenant_id, "lifetime_seconds": lifetime_seconds, "scope": scope}
+        return str(self._call("POST", f"/users/{user}/token", body)["access_token"])
+
+    def set_user_role(self, user: str, role: str | None, *, instance_id: str = SAMPLE_INSTANCE_ID) -> None:
+        """Give ``user`` a CI role (Admin, Contributor, Viewer) on an instance, or none."""
+        self._session.put(f"{self.base}/users/{user}/roles/{instance_id}", json={"role": role},
+                          timeout=self.timeout).raise_for_status()
+
+    def rotate_signing_keys(self) -> str:
+        """Make a new signing key current (the previous one stays published); its ``kid``."""
+        return str(self._call("POST", "/signing-keys/rotate")["kid"])
+
+    def token_grants(self) -> dict[str, int]:
+        """Tokens issued per grant since the last reset: ``client_credentials``, ``on_behalf_of``."""
+        return dict(self._call("GET", "/tokens/grants"))
+
 
 class ApiClient:
     """A bare authenticated CI API client built from ``settings_env()`` (tests and scripts).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NoReturn
 
 from .errors import CIError
 from .state import Table
@@ -75,7 +75,7 @@ class _FilterParser:
             self._fail(f"unexpected '{self.tokens[self.pos][1]}'")
         return predicate
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str) -> NoReturn:
         raise bad_request("InvalidFilter", f"Invalid $filter '{self.text}': {why}.")
 
     def _peek(self) -> tuple[str, str]:
@@ -166,6 +166,7 @@ class _FilterParser:
         kind, text = self._take()
         if kind == "word" and text == "null":
             return None
+        value: Any
         if kind == "string":
             found, value = "string", text[1:-1].replace("''", "'")
         elif kind == "number":

@@ -17,8 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import scenarios, workflow
-from .state import (Attribute, Instance, KeyRing, MeasureEvaluation, Schedule, SegmentEvaluation, Table,
-                    utcnow)
+from .state import Attribute, Instance, KeyRing, MeasureEvaluation, Schedule, SegmentEvaluation, Table, utcnow
 
 SAMPLE_INSTANCE_ID = "6d3f1c2e-8b4a-4f5e-9c7d-2a1b3c4d5e6f"
 SAMPLE_INSTANCE_NAME = "Contoso Retail"
@@ -61,7 +60,9 @@ def _dataset(instance_id: str) -> _Dataset:
     base = datetime(2022, 1, 1, tzinfo=timezone.utc)
     orders_from = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    keyrings, spend, last_purchase = [], defaultdict(float), {}
+    keyrings: list[KeyRing] = []
+    spend: defaultdict[str, float] = defaultdict(float)
+    last_purchase: dict[str, str] = {}
     for i in range(CUSTOMER_COUNT):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         country, city = rng.choice(_PLACES)
@@ -80,7 +81,8 @@ def _dataset(instance_id: str) -> _Dataset:
                                     "CreatedOn": _date(rng, base, 1000)})
             keys.append(("Loyalty", "loyCustomers", loyalty_id))
         keyrings.append(KeyRing(customer_id, keys))
-        orders = []
+        orders: list[tuple[str, str, str, float, str]] = []
+        order: dict[str, Any]
         for _ in range(rng.randrange(0, 4)):
             order = {"PurchaseId": f"ECP{len(rows['web']) + 1:06d}", "ContactId": contact_id,
                      "PurchasedOn": _date(rng, orders_from, 670), "TotalPrice": round(rng.uniform(15, 450), 2)}

@@ -8,8 +8,17 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from .errors import ControlError
-from .state import (Attribute, DataSource, Instance, Measure, MeasureEvaluation, Segment,
-                    SegmentEvaluation, Table, utcnow)
+from .state import (
+    Attribute,
+    DataSource,
+    Instance,
+    Measure,
+    MeasureEvaluation,
+    Segment,
+    SegmentEvaluation,
+    Table,
+    utcnow,
+)
 
 DATA_SOURCE_KINDS = ("salesforce", "dynamics365", "powerQuery", "attachCdm", "attachSynapse", "attachCds",
                      "powerPlatform", "datahub", "firstParty")
@@ -113,7 +122,7 @@ def _record_segment(seg: Segment, count: int, now: datetime) -> None:
     seg.history.append(SegmentEvaluation(now, count, "CompletedSuccess"))
 
 
-def set_segment_count(inst: Instance, name: str, count: int, now: datetime | None = None) -> Segment:
+def set_segment_count(inst: Instance, name: str, count: object, now: datetime | None = None) -> Segment:
     """Record a successful evaluation with ``count`` members.
 
     The segment table keeps its current members when shrinking and adds customers in a fixed
@@ -196,7 +205,7 @@ def set_measure_value(inst: Instance, name: str, *, value: Any = None, values: M
         if measure.is_scalar:
             table.rows = [{name: _number(new_values[name])}]
         else:
-            table.rows = [{measure.dimension: k, name: _number(v)} for k, v in new_values.items()]
+            table.rows = [{measure.dimension or "": k, name: _number(v)} for k, v in new_values.items()]
         table.refresh_time = now
     return measure
 

@@ -90,9 +90,23 @@ def _attribute(table: Table, name: str, data_type: str) -> dict[str, Any]:
             "dataType": _DATA_TYPES.get(data_type, data_type)}
 
 
+def _partition(table: Table, folder: str, name: str, file: str, file_type: str) -> dict[str, Any]:
+    return {"name": f"{table.entity_name}-{name}",
+            "location": f"https://contosoretail.dfs.core.windows.net/customerinsights/{folder}/{table.name}/{file}",
+            "refreshTime": iso(table.refresh_time),
+            "fileFormatSettings": {"type": file_type, **({"delimiter": ",", "encoding": "UTF-8"}
+                                                          if file_type == "csv" else {})},
+            "isCIGenerated": not table.is_source, "forceSasAuth": False, "hasHeader": file_type == "csv"}
+
+
 def entity_metadata(table: Table) -> dict[str, Any]:
-    """``IEntityMetadata`` with one CSV partition."""
+    """``IEntityMetadata`` with one full CSV partition, plus (the V2 partition shapes) a Parquet copy
+    of a CI-generated table or an incremental upsert partition of an ingested one."""
     folder = table.data_source_name or "system"
+    extra = ({"incrementalUpsertPartitions": [
+                  _partition(table, folder, "upsert-00001", "upsert/part-00001.csv", "csv")]}
+             if table.is_source else
+             {"fullPartitionsParquet": [_partition(table, folder, "parquet-00000", "part-00000.parquet", "parquet")]})
     attributes = [_attribute(table, a.name, a.data_type) for a in table.attributes]
     key = next(a for a in attributes if a["name"] == table.primary_key)
     ts = next((a for a in attributes if a["name"] == table.timestamp_attribute), None)
@@ -100,12 +114,7 @@ def entity_metadata(table: Table) -> dict[str, Any]:
         "name": table.entity_name, "qualifiedEntityName": table.name, "dataSourceName": table.data_source_name,
         "dataflowType": table.dataflow_type, "datasourceId": table.data_source_id, "entityType": table.entity_type,
         "attributes": attributes, "keys": [[key]], "timestampAttribute": ts, "refreshTime": iso(table.refresh_time),
-        "partitions": [{"name": f"{table.entity_name}-part-00000",
-                        "location": f"https://contosoretail.dfs.core.windows.net/customerinsights/{folder}/"
-                                    f"{table.name}/part-00000.csv",
-                        "refreshTime": iso(table.refresh_time),
-                        "fileFormatSettings": {"type": "csv", "delimiter": ",", "encoding": "UTF-8"},
-                        "isCIGenerated": not table.is_source, "forceSasAuth": False, "hasHeader": True}]})
+        "partitions": [_partition(table, folder, "part-00000", "part-00000.csv", "csv")], **extra})
 
 
 def entity_size(table: Table, row_count: int) -> dict[str, Any]:

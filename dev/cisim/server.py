@@ -1,19 +1,20 @@
 """The WSGI application: routing plus request log, fault injection and API authentication.
 
-Areas: ``/v1/...`` (CI API, needs bearer token + subscription key), ``/{tenant}/...`` (authority)
+Areas: ``/v1/...`` (CI API, needs bearer token + subscription key; a delegated token also the
+user's CI role, ``roles.py``), ``/{tenant}/...`` (authority)
 and ``/_control/...`` (control API, never logged or faulted). For the first two, each request is
 logged, then may consume a fault rule, then is authenticated (API only) and handled.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import api, control, data, managed_identity
+from . import api, control, data, managed_identity, roles, users_control
 from .auth import entra_error
 from .errors import CIError, ControlError
 from .faults import FaultRule
@@ -51,8 +52,10 @@ class SimulatorApp:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        rules = [Rule(API_PREFIX + r.rule, methods=list(r.methods), endpoint=r) for r in api.ROUTES + data.ROUTES]
-        rules += [Rule(CONTROL_PREFIX + r.rule, methods=list(r.methods), endpoint=r) for r in control.ROUTES]
+        api_routes = api.ROUTES + data.ROUTES + roles.ROUTES
+        rules = [Rule(API_PREFIX + r.rule, methods=list(r.methods), endpoint=r) for r in api_routes]
+        rules += [Rule(CONTROL_PREFIX + r.rule, methods=list(r.methods), endpoint=r)
+                  for r in control.ROUTES + users_control.ROUTES]
         rules += [Rule(r.rule, methods=list(r.methods), endpoint=r) for r in _authority_routes(services)]
         self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
 
@@ -76,7 +79,7 @@ class SimulatorApp:
             response = self._fault_response(fault, route, area)
         elif area == "api":
             response = self.services.authority.check_api_request(request) or \
-                self._dispatch(request, route, args, allowed, area)
+                self._refused_by_role(request, route) or self._dispatch(request, route, args, allowed, area)
         else:
             response = self._dispatch(request, route, args, allowed, area)
         if fault and fault.malformed_json:
@@ -87,7 +90,12 @@ class SimulatorApp:
             response.headers["Retry-After"] = str(fault.retry_after)
         return response
 
-    def _match(self, request: Request) -> tuple[Route | None, dict[str, Any], list[str] | None]:
+    def _refused_by_role(self, request: Request, route: Route | None) -> Response | None:
+        """The error for a delegated call the user's CI role does not allow (see ``roles.py``)."""
+        refused = roles.authorize(self.services, request) if route is not None else None
+        return error_response(route.family, refused) if route is not None and refused is not None else None
+
+    def _match(self, request: Request) -> tuple[Route | None, Mapping[str, Any], list[str] | None]:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             route, args = adapter.match()
@@ -97,7 +105,7 @@ class SimulatorApp:
         except NotFound:
             return None, {}, None
 
-    def _dispatch(self, request: Request, route: Route | None, args: dict[str, Any], allowed: list[str] | None,
+    def _dispatch(self, request: Request, route: Route | None, args: Mapping[str, Any], allowed: list[str] | None,
                   area: str) -> Response:
         if route is None:
             return self._unrouted(request, allowed, area)

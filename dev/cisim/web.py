@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
-from .auth import DEFAULT_TOKEN_LIFETIME, Authority
+from .auth import Authority
 from .errors import CIError
 from .faults import FaultInjector
 from .managed_identity import ManagedIdentityEndpoint
@@ -45,12 +45,13 @@ class Services:
     identity: ManagedIdentityEndpoint | None = None
 
     def reset(self) -> None:
-        """Back to the sample instance; also clears faults, the request log and the switches."""
+        """Back to the sample instance and its users' roles; also clears faults, the request log, the
+        switches and the token grant counters."""
         with self.store.lock:
             self.store.instances.clear()
             self.store.add(build_sample())
             self.store.next_link = False
-        self.authority.tokens.lifetime = DEFAULT_TOKEN_LIFETIME
+        self.authority.reset()
         self.faults.clear()
         self.log.reset()
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from .errors import CIError, ControlError
-from .state import Instance, Job, SegmentEvaluation, MeasureEvaluation, Task, utcnow
+from .state import Instance, Job, MeasureEvaluation, SegmentEvaluation, Task, utcnow
 
 UNIFICATION = ("map", "match", "merge")
 UNIFIED_IDENTIFIER = "Customer"
@@ -270,8 +270,9 @@ def status_nodes(inst: Instance) -> list[Node]:
               if t.operation_type not in GRAPH_OPS]
     nodes = []
     for op, ident, name in graph:
-        task, job = latest.get((op, ident), (None, None))
-        nodes.append(Node(op, ident, name, task, job, success.get((op, ident))))
+        newest = latest.get((op, ident))
+        newest_task, newest_job = newest if newest is not None else (None, None)
+        nodes.append(Node(op, ident, name, newest_task, newest_job, success.get((op, ident))))
     return nodes
 
 

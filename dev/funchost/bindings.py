@@ -115,7 +115,7 @@ def queue_bodies(datum: Datum | None) -> list[bytes]:
         return []
     typed = to_typed_data(datum)
     kind = typed.WhichOneof("data") if typed is not None else None
-    if kind is None:
+    if typed is None or kind is None:
         return []
     if kind == "bytes":
         return [typed.bytes]

@@ -18,7 +18,7 @@ from .functions import HTTP_TRIGGER, FunctionSpec
 from .hostconfig import HostConfig
 from .invocation import InvocationResult, Invoker
 from .keys import AuthLevel, Keys, presented_key
-from .routing import Route, RouteTemplate, Router
+from .routing import Route, Router, RouteTemplate
 
 log = logging.getLogger("funchost.http")
 WAIT_HEADER = "x-funchost-wait"

@@ -16,6 +16,8 @@ from typing import Any
 
 from azure_functions_runtime.bindings.datumdef import Datum
 
+from ciconnector.storage.connection import StorageConnection
+
 from . import worker
 from .bindings import TriggerInput, queue_bodies
 from .functions import FunctionSpec
@@ -66,7 +68,7 @@ class Invoker:
 
     def __init__(self, specs: list[FunctionSpec], store: QueueStore) -> None:
         self.store = store
-        self._queue_targets: dict[tuple[str, str], tuple[str, str]] = {}
+        self._queue_targets: dict[tuple[str, str], tuple[StorageConnection, str]] = {}
         for spec in specs:
             for binding in spec.outputs:
                 if binding.type == "queue":

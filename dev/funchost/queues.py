@@ -136,7 +136,7 @@ class QueueListener:
                             self.store.encoding)
                 self._to_poison(message, lease.release())
                 return
-            trigger = queue_input(id=message.id, body=body, dequeue_count=message.dequeue_count,
+            trigger = queue_input(id=message.id, body=body, dequeue_count=message.dequeue_count or 1,
                                   insertion_time=message.inserted_on, expiration_time=message.expires_on,
                                   next_visible_time=message.next_visible_on, pop_receipt=message.pop_receipt)
             result = self.run(self.spec, trigger, f"New queue message detected on '{self.queue}'.")

@@ -18,8 +18,13 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import ExponentialRetry, QueueClient
 
 from ciconnector.storage import clients
-from ciconnector.storage.connection import (DEFAULT_CONNECTION, StorageConnection, StorageConnectionError,
-                                           StorageNotConfiguredError, resolve)
+from ciconnector.storage.connection import (
+    DEFAULT_CONNECTION,
+    StorageConnection,
+    StorageConnectionError,
+    StorageNotConfiguredError,
+    resolve,
+)
 
 from .errors import HostError
 from .settings import expand_dev_storage

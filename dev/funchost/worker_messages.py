@@ -17,13 +17,16 @@ protobuf's, because the library compares them with the ``int`` directions and da
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 
 class _Message:
     """A protobuf-like message: declared fields only, ``None`` meaning "unset" (the default)."""
 
     FIELDS: ClassVar[dict[str, Any]] = {}
+
+    if TYPE_CHECKING:  # fields are set from FIELDS at run time, as protobuf messages have them
+        def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, **fields: Any) -> None:
         unknown = set(fields) - set(self.FIELDS)

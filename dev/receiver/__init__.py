@@ -119,7 +119,8 @@ class CallbackReceiver:
         """POSTs for ``flow`` answered with 2xx."""
         return [n for n in self.received(flow) if 200 <= n.status < 300]
 
-    def wait_for(self, flow: str, count: int = 1, timeout: float = 30.0, *, accepted: bool = True) -> list[Notification]:
+    def wait_for(self, flow: str, count: int = 1, timeout: float = 30.0, *,
+                 accepted: bool = True) -> list[Notification]:
         """Block until ``flow`` has ``count`` (accepted) POSTs; raises ``TimeoutError``."""
         deadline = time.monotonic() + timeout
         with self._lock:

@@ -12,11 +12,13 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from ciconnector.actions import ACTIONS
 from ciconnector.connector import build_api_properties, build_definition, definition_for_url
+from ciconnector.connector.security import EntraConnection
+from ciconnector.connector.swagger import public_base_url
 from ciconnector.errors import InvalidInput
-from dev.connector_rules import check, check_properties
-from dev.jsonc import loads
 from ciconnector.triggers import CATALOG, UNSUBSCRIBE
 from ciconnector.triggers.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
+from dev.connector_rules import check, check_properties
+from dev.jsonc import loads
 
 MS_SCHEMAS = Path(__file__).resolve().parents[2] / "dev" / "reference" / "ms-schemas"
 
@@ -78,7 +80,8 @@ def test_every_action_is_an_operation_as_declared(definition):
 def test_every_trigger_kind_is_a_webhook_trigger(definition, kind):
     item = definition["paths"][kind.subscribe.path]
     op = item["post"]
-    assert (op["operationId"], op["x-ms-trigger"], op["x-ms-trigger-hint"]) == (kind.operation_name, "single", kind.hint)
+    assert (op["operationId"], op["x-ms-trigger"], op["x-ms-trigger-hint"]) == \
+        (kind.operation_name, "single", kind.hint)
     assert item["x-ms-notification-content"]["schema"] == kind.notification_schema
     assert "x-ms-notification-content" not in op
     body = op["parameters"][1]["schema"]
@@ -115,8 +118,8 @@ def test_security_connection_and_paging(definition):
     assert definition["x-ms-capabilities"]["testConnection"]["operationId"] == "LookupInstances"
     props = build_api_properties()["properties"]
     assert props["connectionParameters"]["api_key"]["type"] == "securestring"
-    [paging] = props["policyTemplateInstances"]
-    assert paging["parameters"]["x-ms-apimTemplate-operationName"] == ["GetItems"]
+    assert [p["parameters"]["x-ms-apimTemplate-operationName"] for p in props["policyTemplateInstances"]] == [
+        ["GetItems"], ["GetPartitionData"]]
 
 
 def test_served_definition_takes_host_and_scheme_from_the_request_url():
@@ -145,3 +148,51 @@ def test_served_definition_takes_host_and_base_path_from_settings():
                                  host="ci-connector.contoso.com", base_path="/ci/api")
     assert (fronted["host"], fronted["basePath"], fronted["schemes"]) == ("ci-connector.contoso.com", "/ci/api",
                                                                           ["https"])
+
+
+@pytest.mark.parametrize("host, base_path, expected", [
+    (None, "/api", "http://127.0.0.1:7071/api"),
+    ("ci.contoso.com", "/gateway/ci", "https://ci.contoso.com/gateway/ci"),
+])
+def test_public_base_url_is_the_served_definitions_address(host, base_path, expected):
+    url = "http://127.0.0.1:7071/api/instances/x/triggers/y/subscriptions?code=k"
+    assert public_base_url(url, host=host, base_path=base_path) == expected
+    if host:
+        served = definition_for_url(url, host=host, base_path=base_path)
+        assert f"https://{served['host']}{served['basePath']}" == expected
+
+
+ENTRA = EntraConnection("11111111-2222-4333-8444-555555555555", "api://0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f")
+
+
+def test_entra_mode_validates_like_the_function_key_mode(swagger_schema):
+    definition = build_definition(entra=True)
+    validate(definition)
+    assert [e.message for e in swagger_schema.iter_errors(definition)] == []
+    assert check(definition) == []
+    assert definition["security"] == [{"oauth2_auth": []}]
+    assert definition["securityDefinitions"]["oauth2_auth"]["flow"] == "accessCode"
+    properties = build_api_properties(entra=ENTRA)
+    schema = loads((MS_SCHEMAS / "paconn-apiProperties.schema.json").read_text(encoding="utf-8"))
+    assert [e.message for e in Draft7Validator(schema).iter_errors(properties)] == []
+    assert check_properties(properties) == []
+    settings = properties["properties"]["connectionParameters"]["token"]["oAuthSettings"]
+    assert settings["identityProvider"] == "aad" and settings["clientId"] == ENTRA.client_id
+    assert settings["customParameters"]["resourceUri"] == {"value": ENTRA.resource_uri}
+
+
+def test_entra_mode_changes_only_the_security(definition):
+    entra = build_definition(entra=True)
+    assert {k: v for k, v in entra.items() if "ecurity" not in k} == \
+        {k: v for k, v in definition.items() if "ecurity" not in k}
+    assert definition_for_url("https://x.example/api/connector", entra=True)["securityDefinitions"] == \
+        entra["securityDefinitions"]
+
+
+def test_rule_checker_refuses_a_half_entra_connection():
+    properties = build_api_properties(entra=ENTRA)
+    del properties["properties"]["connectionParameters"]["token"]["oAuthSettings"]["customParameters"]["resourceUri"]
+    assert check_properties(properties)
+    mixed = build_definition(entra=True)
+    mixed["securityDefinitions"].update(build_definition()["securityDefinitions"])
+    assert check(mixed)

@@ -4,10 +4,24 @@ import logging
 import pytest
 from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
 
-from ciconnector.customer_insights import (AuthenticationError, BadRequestError, NotFoundError, ServiceError,
-                                           ThrottledError, UnexpectedResponseError)
-from ciconnector.errors import (Conflict, ConnectorError, InvalidInput, NotFound, PayloadTooLarge, Throttled,
-                                Unavailable, UpstreamError)
+from ciconnector.customer_insights import (
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    ServiceError,
+    ThrottledError,
+    UnexpectedResponseError,
+)
+from ciconnector.errors import (
+    Conflict,
+    ConnectorError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Throttled,
+    Unavailable,
+    UpstreamError,
+)
 from ciconnector.operations.answers import error_answer, from_ci_error
 
 

@@ -63,11 +63,13 @@ def test_managed_identity_needs_no_app_registration():
 @pytest.mark.parametrize("env, message", [
     ({"CI_CREDENTIAL": "password"}, "CI_CREDENTIAL must be one of secret, certificate, managedidentity"),
     ({"CI_CREDENTIAL": "certificate"}, "CI_CREDENTIAL=certificate needs CI_CLIENT_CERTIFICATE_PATH"),
-    ({"CI_CREDENTIAL": "secret", "CI_CLIENT_CERTIFICATE_PATH": "/c.pem"}, "CI_CREDENTIAL=secret needs CI_CLIENT_SECRET"),
+    ({"CI_CREDENTIAL": "secret", "CI_CLIENT_CERTIFICATE_PATH": "/c.pem"},
+     "CI_CREDENTIAL=secret needs CI_CLIENT_SECRET"),
     ({"CI_CREDENTIAL": "certificate", "CI_CLIENT_CERTIFICATE_PATH": "/c.pem", "CI_CLIENT_ID": ""},
      "needs CI_CLIENT_ID"),
     ({"CI_CLIENT_CERTIFICATE_PASSWORD": "pw"}, "CI_CLIENT_CERTIFICATE_PATH is not"),
-    ({"CI_MANAGED_IDENTITY_CLIENT_ID": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"}, "only with CI_CREDENTIAL=managedidentity"),
+    ({"CI_MANAGED_IDENTITY_CLIENT_ID": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"},
+     "only with CI_CREDENTIAL=managedidentity"),
     ({"CI_CREDENTIAL": "managedidentity", "CI_MANAGED_IDENTITY_CLIENT_ID": "my-identity"}, "a GUID"),
 ])
 def test_contradictory_credential_settings_are_named(env, message):
@@ -76,5 +78,19 @@ def test_contradictory_credential_settings_are_named(env, message):
 
 
 def test_certificate_password_not_in_repr():
-    s = Settings.from_environ({**CI_BASE, "CI_CLIENT_CERTIFICATE_PATH": "/c.pfx", "CI_CLIENT_CERTIFICATE_PASSWORD": "pw0rd"})
+    s = Settings.from_environ({**CI_BASE, "CI_CLIENT_CERTIFICATE_PATH": "/c.pfx",
+                               "CI_CLIENT_CERTIFICATE_PASSWORD": "pw0rd"})
     assert "pw0rd" not in repr(s)
+
+
+def test_auth_mode_defaults_to_function_keys_and_entra_needs_an_app_credential():
+    from ciconnector.settings import Settings, SettingsError
+
+    assert Settings.from_environ({}).auth.mode == "functionKey"
+    base = {"CI_TENANT_ID": "T1", "CI_CLIENT_ID": "c1", "CI_CLIENT_SECRET": "s"}
+    auth = Settings.from_environ({**base, "AUTH_MODE": "Entra"}).auth
+    assert (auth.entra, auth.audiences, auth.allowed_tenants) == (True, ("c1", "api://c1"), ("t1",))
+    with pytest.raises(SettingsError, match="AUTH_MODE must be"):
+        Settings.from_environ({"AUTH_MODE": "oauth"})
+    with pytest.raises(SettingsError, match="CI_CREDENTIAL=secret or certificate"):
+        Settings.from_environ({"AUTH_MODE": "entra", "CI_CREDENTIAL": "managedidentity"})

@@ -2,8 +2,13 @@
 import pytest
 
 from ciconnector.settings import Settings, SettingsError
-from ciconnector.storage.connection import (CONNECTION_STRING, IDENTITY, StorageConnectionError,
-                                            StorageNotConfiguredError, resolve)
+from ciconnector.storage.connection import (
+    CONNECTION_STRING,
+    IDENTITY,
+    StorageConnectionError,
+    StorageNotConfiguredError,
+    resolve,
+)
 
 KEYED = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net"
 

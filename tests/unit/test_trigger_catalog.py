@@ -16,7 +16,7 @@ INSTANCE = "6f0e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 DS = "1a2b3c4d-0000-4000-8000-000000000001"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 SWAGGER_SCHEMA_KEYWORDS = {"type", "properties", "items", "required", "description", "format", "x-ms-summary"}
-POLL_RESOURCES = {"dataSources", "jobs", "segments", "measures"}
+POLL_RESOURCES = {"dataSources", "jobs", "segments", "measures", "status"}
 VALID = {
     "dataSourceRefreshFailed": {"instanceId": INSTANCE},
     "dataSourceRefreshSucceeded": {"instanceId": INSTANCE, "dataSourceId": DS},
@@ -160,7 +160,9 @@ def test_parameters_name_the_resources_subscribe_checks():
     ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "dataSourceId": " "},
      {"instanceId": INSTANCE, "dataSourceId": None}),
     ("dataSourceRefreshSucceeded", {"instanceId": INSTANCE, "dataSourceId": DS.upper()},
-     {"instanceId": INSTANCE, "dataSourceId": DS}),
+     {"instanceId": INSTANCE, "dataSourceId": DS.upper()}),
+    ("dataSourceRefreshSucceeded", {"instanceId": INSTANCE, "dataSourceId": " PoS "},
+     {"instanceId": INSTANCE, "dataSourceId": "PoS"}),
     ("segmentThresholdCrossed", {"instanceId": INSTANCE, "segmentName": " HighValue ", "threshold": "250"},
      {"instanceId": INSTANCE, "segmentName": "HighValue", "threshold": 250, "direction": "above"}),
     ("segmentThresholdCrossed", {"instanceId": INSTANCE, "segmentName": "S", "threshold": 0.0, "direction": "Below"},
@@ -187,7 +189,7 @@ SEG = {"instanceId": INSTANCE, "segmentName": "HighValue", "threshold": 10}
     ("dataSourceRefreshFailed", {}, "MissingParameter", "instanceId"),
     ("dataSourceRefreshFailed", {"instanceId": "contoso"}, "InvalidParameter", "instanceId"),
     ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "callbackUrl": ""}, "MissingCallbackUrl", "callbackUrl"),
-    ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "dataSourceId": "pos"}, "InvalidParameter",
+    ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "dataSourceId": "p o s"}, "InvalidParameter",
      "dataSourceId"),
     ("dataSourceRefreshFailed", {"instanceId": INSTANCE, "segmentName": "x"}, "UnknownParameter", "segmentName"),
     ("segmentThresholdCrossed", {**SEG, "segmentName": None}, "MissingParameter", "segmentName"),

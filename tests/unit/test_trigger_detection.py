@@ -232,8 +232,9 @@ def test_full_refresh_payload_carries_outcome_task_summary_and_errors():
     assert payload["outcome"] == "failed" and payload["status"] == "failed" and payload["jobId"] == "j1"
     assert payload["submissionKind"] == "scheduled" and payload["endedAt"] == stamp(4)
     summary = payload["taskSummary"]
-    assert {k: summary[k] for k in ("total", "successful", "failed", "canceled", "skipped", "running")} == {
-        "total": 5, "successful": 1, "failed": 2, "canceled": 1, "skipped": 1, "running": 0}
+    assert {k: summary[k] for k in ("total", "successful", "failed", "cancelled", "skipped", "running")} == {
+        "total": 5, "successful": 1, "failed": 2, "cancelled": 1, "skipped": 1, "running": 0}
+    assert payload["failedStage"] == "segmentation" and payload["errorMessage"] == "SegmentError happened"
     assert [t["taskId"] for t in summary["failedTasks"]] == ["t2", "t4", "t5"]
     assert summary["failedTasks"][0]["errorCode"] == "SegmentError"
     assert payload["errors"] == [{"errorCode": "SegmentError", "message": "SegmentError happened",
@@ -395,7 +396,7 @@ def test_each_threshold_subscription_sets_its_own_baseline():
 def test_resources_for_is_the_union_of_the_kinds_needs():
     subs = [sub("dataSourceRefreshFailed"), sub("unificationRefreshCompleted"),
             sub("segmentThresholdCrossed", segmentName="S", threshold=1)]
-    assert resources_for(subs) == {"dataSources", "jobs", "segments"}
+    assert resources_for(subs) == {"dataSources", "status", "jobs", "segments"}
     assert resources_for([]) == frozenset()
 
 
@@ -433,3 +434,18 @@ def test_a_later_crossing_after_the_state_restarted_gets_a_new_id():
                    {"s1": ThresholdState(last_value=5)})
     assert first.threshold_states["s1"].crossings == later.threshold_states["s1"].crossings == 1
     assert first.events["s1"][0].event_id != later.events["s1"][0].event_id
+
+
+def test_unification_outcome_names_the_failed_stage_and_a_run_that_never_started_is_none():
+    p = Poller([sub("unificationRefreshCompleted")])
+    p.poll(0, jobs=[])
+    failed_match = (task("m1", "map", "successful", 1), task("x1", "match", "failed", 2, "MatchError"),
+                    task("g1", "merge", "skipped", 2))
+    never_ran = (task("i1", "ingestion", "failed", 1, "IngestError"), task("m2", "map", "skipped", 1),
+                 task("x2", "match", "skipped", 1), task("g2", "merge", "skipped", 1))
+    events = p.poll(5, jobs=[job("j1", "failed", ended=2, tasks=failed_match),
+                             job("j2", "failed", ended=1, tasks=never_ran)])["s1"]
+    [payload] = [e.to_notification() for e in events]
+    assert (payload["jobId"], payload["outcome"], payload["failedStage"]) == ("j1", "failed", "match")
+    assert payload["stages"] == {"map": "successful", "match": "failed", "merge": "skipped"}
+    assert payload["errorCode"] == "MatchError" and payload["errors"][0]["errorCode"] == "MatchError"

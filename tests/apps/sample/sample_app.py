@@ -1,6 +1,5 @@
 """Sample Functions app for the local host's tests: only registers blueprints."""
 import azure.functions as func
-
 from sample_http import bp as http_bp
 from sample_queues import bp as queues_bp
 from sample_timers import bp as timers_bp

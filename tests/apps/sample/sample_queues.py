@@ -7,7 +7,6 @@ import json
 import time
 
 import azure.functions as func
-
 from sample_state import record, records
 
 bp = func.Blueprint()

@@ -1,6 +1,5 @@
 """Timer functions of the sample app; each records its invocations."""
 import azure.functions as func
-
 from sample_state import record
 
 bp = func.Blueprint()
