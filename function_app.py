@@ -3,12 +3,12 @@ import azure.functions as func
 
 from actions.ci_actions import bp as ci_actions
 from actions.connector_definition import bp as connector_definition
-from actions.console import bp as console
-from actions.health import bp as health
+from actions.console_endpoints import bp as console
+from actions.health_endpoint import bp as health
 from actions.responses import USER_LEVEL
-from triggers.delivery import bp as delivery
-from triggers.polling import bp as polling
-from triggers.subscriptions import bp as subscriptions
+from triggers.delivery_functions import bp as delivery
+from triggers.poll_functions import bp as polling
+from triggers.subscription_endpoints import bp as subscriptions
 
 app = func.FunctionApp(http_auth_level=USER_LEVEL)  # a function key, or in Entra mode the user's token
 app.register_functions(health)

@@ -19,7 +19,7 @@ CACHE_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class HealthReport:
-    """Outcome of the checks; ``to_json`` reveals no secret, only error kinds."""
+    """Outcome of the checks; ``to_dict`` reveals no secret, only error kinds."""
 
     checks: dict[str, dict]
 
@@ -27,7 +27,7 @@ class HealthReport:
     def healthy(self) -> bool:
         return all(c["ok"] for c in self.checks.values())
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"status": "healthy" if self.healthy else "unhealthy", "checks": self.checks}
 
 

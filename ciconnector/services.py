@@ -37,7 +37,7 @@ from .storage.tables import TableStore
 from .storage.watch import WatchStore
 from .timeutil import utc_now
 from .webhooks.polling import Poller
-from .webhooks.subscriptions import SubscriptionService
+from .webhooks.subscribing import SubscriptionService
 
 LEASE_MARGIN_SECONDS = 30.0
 """Poll lease beyond twice the worst CI call (default 2 × (4 × 30 s + 60 s) + 30 s = 390 s)."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping
 from urllib.parse import urlsplit
 
+from .callback_policy import parse_allowed_hosts
+
 if TYPE_CHECKING:  # the storage module imports SettingsError from here
     from .storage.connection import StorageConnection
 
@@ -283,7 +285,6 @@ class Settings:
 
         ci = _customer_insights(text, number)
         instance_ids = tuple(i.strip().lower() for i in text("CI_INSTANCE_IDS").split(",") if i.strip())
-        from .triggers.callback import parse_allowed_hosts  # settings stays a leaf module at import time
 
         try:
             allowed_hosts = parse_allowed_hosts(text("CALLBACK_ALLOWED_HOSTS"))

@@ -18,7 +18,7 @@ from ciconnector.storage.subscriptions import SubscriptionStore
 from ciconnector.storage.tables import TableStore
 from ciconnector.storage.watch import WatchStore
 from ciconnector.webhooks.polling import Poller
-from ciconnector.webhooks.subscriptions import SubscribeRequest, SubscriptionService
+from ciconnector.webhooks.subscribing import SubscribeRequest, SubscriptionService
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
 
 pytestmark = pytest.mark.usefixtures("clean_app_state")

@@ -104,7 +104,7 @@ def test_health_says_which_storage_mode_is_in_use_and_no_secret(request, azurite
     env = request.getfixturevalue("managed_identity") if mode == "identity" else \
         {"AzureWebJobsStorage": azurite.connection_string}
     settings = Settings.from_environ({**env, **ci_sim.settings_env()})
-    report = HealthCheck(settings, CustomerInsightsClient(settings.ci)).report().to_json()
+    report = HealthCheck(settings, CustomerInsightsClient(settings.ci)).report().to_dict()
     storage = report["checks"]["storage"]
     assert storage["mode"] == mode and storage["ok"], storage
     text = json.dumps(report)

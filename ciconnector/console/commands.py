@@ -8,7 +8,7 @@ from typing import Callable, Protocol
 
 from ..delivery.deliverer import Deliverer
 from ..storage.subscriptions import Subscription
-from ..webhooks.subscriptions import Watching
+from ..webhooks.subscribing import Watching
 from .overview import InstanceDeadLetters
 
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Protocol
 from ..storage.activity import CallCounts, DeliveryActivity, PollActivity
 from ..storage.deliveries import DEAD, DELIVERED, RETRYING, SENDING, DeadLetter
 from ..storage.subscriptions import Subscription
-from ..webhooks.subscriptions import describe
+from ..webhooks.subscribing import describe
 
 STALE_AFTER = timedelta(minutes=5)
 """An instance with enabled subscriptions not polled for this long is a problem (the timer runs every minute)."""
@@ -70,7 +70,7 @@ class ConnectorLink:
     host: str
     base_path: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"definitionUrl": self.definition_url, "host": self.host, "basePath": self.base_path,
                 "apiKeyHeader": "x-functions-key"}
 
@@ -90,7 +90,7 @@ class SubscriptionView:
         answer = self.last_delivery
         return answer is not None and not (answer.status_code is not None and 200 <= answer.status_code < 300)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {**describe(self.subscription), "disabledReason": self.disabled_reason,
                 "lastDelivery": _delivery_json(self.last_delivery),
                 "delivered": self.counts[DELIVERED], "retrying": self.counts[RETRYING] + self.counts[SENDING],
@@ -120,7 +120,7 @@ class InstanceView:
         sent = [s.last_delivery for s in self.subscriptions if s.last_delivery and not s.last_delivery.is_test]
         return max(sent, key=lambda d: d.at, default=None)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         poll = self.last_poll
         return {
             "instanceId": self.instance_id, "watched": self.watched, "problems": list(self.problems),
@@ -131,7 +131,7 @@ class InstanceView:
             "ciCallsLastHour": self.calls.calls, "ciFailuresLastHour": self.calls.failures,
             "detectionLagSeconds": None if self.detection_lag is None else round(self.detection_lag.total_seconds()),
             "subscriptionsByKind": self.by_kind, "latestEvent": _delivery_json(self.latest_event),
-            "subscriptions": [s.to_json() for s in self.subscriptions],
+            "subscriptions": [s.to_dict() for s in self.subscriptions],
             "deadLetters": [{**d.to_dict(), "lastError": d.reason} for d in self.dead_letters],
         }
 
@@ -144,9 +144,9 @@ class Overview:
     instances: tuple[InstanceView, ...]
     connector: ConnectorLink
 
-    def to_json(self) -> dict[str, Any]:
-        return {"generatedAt": self.generated_at.isoformat(), "connector": self.connector.to_json(),
-                "instances": [i.to_json() for i in self.instances]}
+    def to_dict(self) -> dict[str, Any]:
+        return {"generatedAt": self.generated_at.isoformat(), "connector": self.connector.to_dict(),
+                "instances": [i.to_dict() for i in self.instances]}
 
 
 class ConsoleReader:

@@ -111,7 +111,7 @@ def _instance_section(instance: InstanceView, now: datetime) -> str:
 
 def _subscription_row(view: SubscriptionView, now: datetime) -> str:
     s = view.subscription
-    described = view.to_json()
+    described = view.to_dict()
     iid, sid = escape(s.instance_id), escape(s.subscription_id)
     state = '<span class="badge good">enabled</span>' if s.enabled else \
         f'<span class="badge bad">disabled</span> <span class="reason">{escape(view.disabled_reason or "")}</span>'

@@ -1,6 +1,5 @@
 """Client of the Dynamics 365 Customer Insights API v1."""
-from .client import CustomerInsightsClient, DataPage
-from .errors import (
+from .ci_errors import (
                      AuthenticationError,
                      BadRequestError,
                      CustomerInsightsError,
@@ -10,6 +9,7 @@ from .errors import (
                      ThrottledError,
                      UnexpectedResponseError,
 )
+from .client import CustomerInsightsClient, DataPage
 from .models import DataSource, Instance, Job, Measure, Segment, StatusNode, Task
 
 __all__ = [

@@ -20,7 +20,7 @@ from msal.exceptions import MsalError
 
 from ..settings import CustomerInsightsSettings
 from .certificate import load_client_certificate
-from .errors import AuthenticationError
+from .ci_errors import AuthenticationError
 
 logger = logging.getLogger(__name__)
 

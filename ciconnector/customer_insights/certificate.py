@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from .errors import AuthenticationError
+from .ci_errors import AuthenticationError
 
 _PEM_KEY = re.compile(rb"-----BEGIN (?:RSA |ENCRYPTED )?PRIVATE KEY-----.+?"
                       rb"-----END (?:RSA |ENCRYPTED )?PRIVATE KEY-----",

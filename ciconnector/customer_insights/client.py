@@ -9,7 +9,7 @@ import requests
 
 from ..settings import CustomerInsightsSettings
 from .auth import TokenSource
-from .errors import UnexpectedResponseError
+from .ci_errors import UnexpectedResponseError
 from .models import DataSource, Instance, Job, Measure, Segment, StatusNode, Task, expect_list
 from .retry import RetryPolicy
 from .transport import Transport
@@ -39,7 +39,7 @@ class CustomerInsightsClient:
 
     Every call carries the Entra ID token and the ``Ocp-Apim-Subscription-Key``, has a timeout,
     and retries 429/502/503/504 and connection errors within the retry budget; failures raise
-    subclasses of :class:`~ciconnector.customer_insights.errors.CustomerInsightsError`.
+    subclasses of :class:`~ciconnector.customer_insights.ci_errors.CustomerInsightsError`.
     """
 
     def __init__(self, settings: CustomerInsightsSettings, *, session: requests.Session | None = None,

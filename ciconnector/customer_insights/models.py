@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Mapping, overload
 
-from .errors import UnexpectedResponseError
+from .ci_errors import UnexpectedResponseError
 
 TERMINAL_STATUSES = frozenset({"failed", "timedOut", "aborted", "deleted", "successful", "skipped"})
 """jobStatus / taskStatus values after which a job or task does not change any more."""

@@ -12,7 +12,7 @@ from requests.adapters import HTTPAdapter
 
 from ..settings import CustomerInsightsSettings
 from .auth import TokenProvider, TokenSource
-from .errors import (
+from .ci_errors import (
     AuthenticationError,
     BadRequestError,
     CustomerInsightsError,

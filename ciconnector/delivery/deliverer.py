@@ -24,7 +24,7 @@ from ..storage.deliveries import DEAD, DELIVERED, DROPPED, RETRYING, DeadLetter,
 from ..storage.queues import DELIVERY_QUEUE
 from ..storage.subscriptions import Subscription, SubscriptionNotFoundError
 from ..timeutil import utc_now
-from ..webhooks.subscriptions import Watching
+from ..webhooks.subscribing import Watching
 from .message import DeliveryMessage, MessageQueue
 from .schedule import RetrySchedule
 from .sender import CallbackAnswer

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..callback_policy import is_allowed_host, is_blocked_address
 from ..customer_insights.retry import parse_retry_after
-from ..triggers.callback import is_allowed_host, is_blocked_address
 from .guarded_http import guarded_session
 
 

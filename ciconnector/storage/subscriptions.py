@@ -39,7 +39,7 @@ class Owner:
         """``<tid>/<oid>``, as :attr:`ciconnector.auth.Principal.key`."""
         return f"{self.tenant_id}/{self.object_id}"
 
-    def to_json(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str]:
         return {"tenantId": self.tenant_id, "objectId": self.object_id, "name": self.name}
 
 

@@ -9,6 +9,9 @@ the IPv4 address they carry. Hosts of the dev-only allowlist (app setting
 Delivery re-checks at connect time, on the very address it connects to (closing the
 DNS-rebinding window), and follows no redirects (``ciconnector/delivery/guarded_http.py``). Error messages name the host
 only: the URL itself is a bearer secret.
+
+The address policy itself (blocked networks, the dev allowlist) is ``ciconnector.callback_policy``,
+a low module that settings and the delivery sender import too.
 """
 from __future__ import annotations
 
@@ -19,21 +22,16 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
+from ciconnector.callback_policy import DEFAULT_HTTPS_PORT, is_allowed_host, is_blocked_address, parse_allowed_hosts
 from ciconnector.errors import InvalidInput
 from ciconnector.operations import Param
 
-ALLOWED_HOSTS_SETTING = "CALLBACK_ALLOWED_HOSTS"
 MAX_CALLBACK_URL_BYTES = 2048
 CALLBACK_URL_FIELD = "callbackUrl"
-DEFAULT_HTTPS_PORT = 443
 
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 """``socket.getaddrinfo``-compatible: ``(host, port, type=...)`` → ``[(family, type, proto, name, sockaddr)]``."""
 
-_BLOCKED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4",
-    "fc00::/7", "fe80::/10", "fec0::/10", "2001:db8::/32"))
-"""Blocked whatever this Python's ``ipaddress`` tables say (they changed across patch releases)."""
 _WHITESPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
@@ -59,26 +57,6 @@ class CheckedCallback:
     host: str
     port: int
     addresses: tuple[str, ...]
-
-
-def parse_allowed_hosts(raw: str) -> tuple[str, ...]:
-    """The allowlist from the comma-separated setting value; ValueError names a malformed entry."""
-    entries = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
-    for entry in entries:
-        _host_and_port(entry)
-    return entries
-
-
-def is_blocked_address(address: str) -> bool:
-    """Whether an IP address is not a public unicast address a callback may point to."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        elif ip.sixtofour is not None:
-            ip = ip.sixtofour
-    return (not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-            or ip.is_unspecified or ip.is_reserved or any(ip in network for network in _BLOCKED_NETWORKS))
 
 
 def check_callback_url(url: Any, *, allowed_hosts: Iterable[str] = (),
@@ -154,22 +132,5 @@ def _addresses(host: str, port: int, resolver: Resolver) -> tuple[str, ...]:
     return addresses
 
 
-def _host_and_port(entry: str) -> tuple[str, int | None]:
-    problem = ValueError(f"{ALLOWED_HOSTS_SETTING}: malformed entry {entry!r}; expected host or host:port")
-    try:
-        parts = urlsplit(f"//{entry}")
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise problem from None
-    if not host or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
-        raise problem
-    return host, port
-
-
-def is_allowed_host(allowed_hosts: Iterable[str], host: str, port: int) -> bool:
-    """Whether ``host:port`` is on the dev-only allowlist (entries ``host`` or ``host:port``)."""
-    for entry in allowed_hosts:
-        allowed_host, allowed_port = _host_and_port(entry.strip().lower())
-        if allowed_host == host.lower() and allowed_port in (None, port):
-            return True
-    return False
+__all__ = ["CALLBACK_URL", "CALLBACK_URL_FIELD", "CallbackUrlError", "CheckedCallback", "check_callback_url",
+           "is_allowed_host", "is_blocked_address", "parse_allowed_hosts"]

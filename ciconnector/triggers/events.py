@@ -98,7 +98,7 @@ class FailedTask:
     status: str
     error: CIErrorDetail | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return _compact({"taskId": self.task_id, "operationType": self.operation_type,
                          "friendlyName": self.friendly_name, "status": self.status,
                          "errorCode": self.error.error_code if self.error else None,
@@ -126,10 +126,10 @@ class TaskSummary:
                    cancelled=outcomes.count("cancelled"), skipped=outcomes.count("skipped"),
                    running=outcomes.count("running"), failed_tasks=tuple(failed[:MAX_LISTED_ITEMS]))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"total": self.total, "successful": self.successful, "failed": self.failed,
                 "cancelled": self.cancelled, "skipped": self.skipped, "running": self.running,
-                "failedTasks": [t.to_json() for t in self.failed_tasks]}
+                "failedTasks": [t.to_dict() for t in self.failed_tasks]}
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class UnificationStages:
     match: str | None
     merge: str | None
 
-    def to_json(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str]:
         return _compact({"map": self.map, "match": self.match, "merge": self.merge})
 
 
@@ -188,8 +188,8 @@ class Event:
             "submittedAt": public_time(self.submitted_at) if self.submitted_at else None,
             "endedAt": public_time(self.ended_at) if self.ended_at else None,
             "errors": [_error_json(e) for e in self.errors] or None,
-            "taskSummary": self.task_summary.to_json() if self.task_summary else None,
-            "stages": self.stages.to_json() if self.stages else None,
+            "taskSummary": self.task_summary.to_dict() if self.task_summary else None,
+            "stages": self.stages.to_dict() if self.stages else None,
         }
         return _compact(payload)
 

@@ -67,17 +67,17 @@ class ThresholdState:
         crossed = crossing(self.last_value, value, threshold, direction)
         return ThresholdState(last_value=value, crossings=self.crossings + (crossed is not None)), crossed
 
-    def to_json(self) -> str:
+    def to_text(self) -> str:
         """Compact JSON text for storage."""
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of :meth:`to_json` (for a container that encodes it once, with more)."""
+        """The JSON object of :meth:`to_text` (for a container that encodes it once, with more)."""
         return {"v": 1, "last": self.last_value, "n": self.crossings}
 
     @classmethod
-    def from_json(cls, text: str) -> "ThresholdState":
-        """Read :meth:`to_json` output; raises :class:`ThresholdStateError` when unreadable."""
+    def from_text(cls, text: str) -> "ThresholdState":
+        """Read :meth:`to_text` output; raises :class:`ThresholdStateError` when unreadable."""
         try:
             data = json.loads(text)
         except ValueError as exc:

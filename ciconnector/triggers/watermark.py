@@ -6,7 +6,7 @@ outcomes were reported; the keys of the completed runs already reported (full-re
 timestamp below which an unknown run counts as already seen; and when data sources and jobs were
 last observed. Threshold subscriptions keep their own state (:mod:`.thresholds`).
 
-Serialized as compact JSON (:meth:`WatchState.to_json`): at most about 21 KiB for 100 data sources and
+Serialized as compact JSON (:meth:`WatchState.to_text`): at most about 21 KiB for 100 data sources and
 200 reported runs, well under the 64 KiB of a Table Storage string property.
 """
 from __future__ import annotations
@@ -81,12 +81,12 @@ class WatchState:
                       default=None)
         return replace(self, reported=kept, horizon=horizon)
 
-    def to_json(self) -> str:
+    def to_text(self) -> str:
         """Compact JSON text for storage."""
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of :meth:`to_json` (for a container that encodes it once, with more)."""
+        """The JSON object of :meth:`to_text` (for a container that encodes it once, with more)."""
         return {
             "v": 1,
             "ds": {k: [m.last_refresh, m.refresh_state, m.outcomes] for k, m in self.data_sources.items()},
@@ -97,8 +97,8 @@ class WatchState:
         }
 
     @classmethod
-    def from_json(cls, text: str) -> "WatchState":
-        """Read :meth:`to_json` output; raises :class:`WatchStateError` when unreadable."""
+    def from_text(cls, text: str) -> "WatchState":
+        """Read :meth:`to_text` output; raises :class:`WatchStateError` when unreadable."""
         try:
             data = json.loads(text)
         except ValueError as exc:

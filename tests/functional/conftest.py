@@ -15,7 +15,7 @@ from ciconnector.settings import Settings
 from ciconnector.storage.memory import MemoryQueues, QueuedMessage
 from ciconnector.storage.queues import DELIVERY_QUEUE
 from ciconnector.storage.subscriptions import Subscription
-from ciconnector.webhooks.subscriptions import SubscribeRequest
+from ciconnector.webhooks.subscribing import SubscribeRequest
 
 from .fakes import INSTANCE, FakeCI, ScriptedCallbacks
 

@@ -12,7 +12,7 @@ from ciconnector.delivery.schedule import RetrySchedule
 from ciconnector.errors import InvalidInput, NotFound
 from ciconnector.operations import RawRequest
 from ciconnector.storage.queues import DELIVERY_QUEUE
-from ciconnector.webhooks.subscriptions import SubscribeRequest
+from ciconnector.webhooks.subscribing import SubscribeRequest
 
 from .conftest import CALLBACK, World
 from .fakes import INSTANCE

@@ -100,9 +100,9 @@ class Poller:
         for events in result.events.values():
             for event in events:
                 assert_payload_valid(event.trigger, event.to_notification())
-        self.watch_state = WatchState.from_json(result.watch_state.to_json())
+        self.watch_state = WatchState.from_text(result.watch_state.to_text())
         assert self.watch_state == result.watch_state
-        self.threshold_states = {k: ThresholdState.from_json(v.to_json()) for k, v in result.threshold_states.items()}
+        self.threshold_states = {k: ThresholdState.from_text(v.to_text()) for k, v in result.threshold_states.items()}
         return result.events
 
 
@@ -256,7 +256,7 @@ def test_reported_runs_stay_bounded_and_old_runs_are_not_reported_again():
     assert len(p.watch_state.reported) == MAX_REPORTED
     assert p.poll(11, jobs=old) == {}, "evicted runs are below the horizon"
     assert len(p.poll(12, jobs=[job("new", "successful", ended=11.5)])["s1"]) == 1
-    assert len(p.watch_state.to_json()) < 32 * 1024
+    assert len(p.watch_state.to_text()) < 32 * 1024
 
 
 # --- unification ----------------------------------------------------------------------------------
@@ -414,13 +414,13 @@ def test_watch_state_serializes_compactly_and_rejects_garbage():
     p.poll(0, data_sources=marks, jobs=[])
     p.poll(1, jobs=[job(f"3f2e1d0c-0000-4000-8000-{i:012}", "successful", ended=i / 1000)
                     for i in range(MAX_REPORTED)])
-    text = p.watch_state.to_json()
+    text = p.watch_state.to_text()
     assert len(text.encode("utf-8")) < 32 * 1024
-    assert WatchState.from_json(text) == p.watch_state
+    assert WatchState.from_text(text) == p.watch_state
     for garbage in ("", "[]", "{}", '{"v":2}', '{"v":1,"ds":{"x":[1,"updated",0]},"dsAt":null,"runs":[],'
                                                 '"horizon":null,"jobsAt":null}'):
         with pytest.raises(WatchStateError):
-            WatchState.from_json(garbage)
+            WatchState.from_text(garbage)
 
 
 def test_a_later_crossing_after_the_state_restarted_gets_a_new_id():

@@ -19,7 +19,7 @@ from ciconnector.operations.answers import Answer
 from ciconnector.storage.subscriptions import Owner
 from ciconnector.triggers import CATALOG, UNSUBSCRIBE
 from ciconnector.triggers.subscribe import SUBSCRIBE_ROUTE
-from ciconnector.webhooks.subscriptions import SubscribeRequest, describe
+from ciconnector.webhooks.subscribing import SubscribeRequest, describe
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)

@@ -180,7 +180,7 @@ def describe(subscription: Subscription) -> dict[str, Any]:
             "triggerKind": subscription.trigger_kind, "parameters": dict(subscription.parameters),
             "callbackUrl": redact_url(subscription.callback_url), "createdAt": subscription.created_at.isoformat(),
             "enabled": subscription.enabled, "notFoundCount": subscription.not_found_count,
-            "owner": subscription.owner.to_json() if subscription.owner else None}
+            "owner": subscription.owner.to_dict() if subscription.owner else None}
 
 
 def _is_key(value: str) -> bool:

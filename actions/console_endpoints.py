@@ -12,7 +12,7 @@ mode (``AUTH_MODE=entra``) these need the admin app role instead, like the other
 Admin level: ``GET console/overview`` (the read model as JSON), ``GET console/view`` (the same read
 model rendered as HTML), ``POST console/instances/{instanceId}/subscriptions/{subscriptionId}/enable``
 and ``POST console/instances/{instanceId}/deadletters/replay`` (replay all). Replaying one dead letter
-and sending a test notification use the existing admin endpoints (``triggers/subscriptions.py``).
+and sending a test notification use the existing admin endpoints (``triggers/subscription_endpoints.py``).
 """
 from urllib.parse import urlsplit
 
@@ -65,7 +65,7 @@ def _connector_link(req: func.HttpRequest) -> ConnectorLink:
 @bp.route(route="console/overview", methods=["GET"], auth_level=ADMIN_LEVEL)
 @for_admins
 def console_overview(req: func.HttpRequest) -> Answer:
-    return Answer(200, services.app().console_reader.overview(_connector_link(req)).to_json(), SECURITY_HEADERS)
+    return Answer(200, services.app().console_reader.overview(_connector_link(req)).to_dict(), SECURITY_HEADERS)
 
 
 @bp.function_name("ConsoleView")

@@ -14,4 +14,4 @@ bp = func.Blueprint()
 @answered
 def health(req: func.HttpRequest) -> Answer:
     report = services.app().health_check.report()
-    return Answer(200 if report.healthy else 503, report.to_json())
+    return Answer(200 if report.healthy else 503, report.to_dict())
