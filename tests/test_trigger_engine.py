@@ -25,6 +25,26 @@ MSAL_5XX_THROTTLE_SECONDS = 5
 """MSAL's ThrottledHttpClient replays a token endpoint's 5xx without Retry-After for 5 seconds."""
 
 
+def test_first_event_after_saving_a_flow_is_delivered(app_host, receiver, ci_sim):
+    """Guarantee: a fresh subscription receives every event after its creation, before the first poll too.
+
+    The README's quick start: the instance's first subscription, a refresh that fails before any
+    poll, one poll: the failure is delivered exactly once; a second poll delivers nothing more.
+    """
+    assert list_subscriptions(app_host) == []
+    name = flow()
+    subscribed(app_host, receiver, "dataSourceRefreshFailed", name)
+    ci_sim.control.start_refresh("Loyalty")
+    ci_sim.control.fail_refresh("Loyalty", "The source storage account refused the connection.")
+    poll_now(app_host)
+    [note] = receiver.wait_for(name, timeout=30)
+    assert note.body["trigger"] == "dataSourceRefreshFailed" and note.body["isTest"] is False
+    assert note.body["subjectName"] and note.body["outcome"] == "failed"
+    poll_now(app_host)
+    time.sleep(3)  # a second delivery would have arrived by now (delivery runs at once)
+    assert len(receiver.received(name)) == 1
+
+
 def test_replayed_dead_letter_re_watches_its_instance(app_host, receiver, ci_sim):
     """Guarantee: replay leaves the instance watched, so the re-enabled subscription gets later events.
 
@@ -46,8 +66,6 @@ def test_replayed_dead_letter_re_watches_its_instance(app_host, receiver, ci_sim
     receiver.wait_for(name)  # the replayed test notification
     assert dead_letters(app_host) == []
     poll_now(app_host)  # skipped unless the instance is watched again; takes the baseline
-    # (that a first poll only seeds, losing what happened since subscribe, is another situation of
-    # the trigger-engine issue, still open)
 
     ci_sim.control.start_refresh("Loyalty")
     ci_sim.control.fail_refresh("Loyalty", "The source storage account refused the connection.")

@@ -50,6 +50,13 @@ class Subscription:
     ``callback_url`` is a bearer secret (it carries ``sig=``): it is never logged or shown whole.
     ``owner`` is the user who subscribed in Entra mode; None in function-key mode (and for rows
     written before owners were recorded: only admins may delete those in Entra mode).
+
+    ``baseline`` is a threshold subscription's value observed at subscribe (None when unknown, and
+    for other kinds): its first poll compares against it, so a crossing between subscribe and that
+    poll fires. It lives on the subscription row, written once with it, rather than in the
+    instance's watch row: subscribe then writes nothing a running poll holds (no ETag race with the
+    poll's commit), and the poller already reads every subscription row. Stored as JSON text so an
+    integer count stays an integer.
     """
 
     subscription_id: str
@@ -61,6 +68,7 @@ class Subscription:
     enabled: bool = True
     not_found_count: int = 0
     owner: Owner | None = None
+    baseline: int | float | None = None
     etag: str | None = field(default=None, compare=False, repr=False)
 
     def to_entity(self) -> dict[str, Any]:
@@ -71,6 +79,7 @@ class Subscription:
             "NotFoundCount": self.not_found_count,
             **({"OwnerTenantId": self.owner.tenant_id, "OwnerObjectId": self.owner.object_id,
                 "OwnerName": self.owner.name} if self.owner else {}),
+            **({"Baseline": json.dumps(self.baseline)} if self.baseline is not None else {}),
         }
 
     @classmethod
@@ -83,8 +92,18 @@ class Subscription:
             enabled=bool(entity.get("Enabled", True)), not_found_count=int(entity.get("NotFoundCount") or 0),
             owner=Owner(entity["OwnerTenantId"], entity["OwnerObjectId"], entity.get("OwnerName") or "")
             if entity.get("OwnerObjectId") and entity.get("OwnerTenantId") else None,
+            baseline=_baseline(entity.get("Baseline")),
             etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
         )
+
+
+def _baseline(text: Any) -> int | float | None:
+    """The stored baseline, or None when absent or unreadable (the first poll then sets it)."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 class SubscriptionUpdates(ABC):

@@ -118,7 +118,7 @@ _KINDS = (
         id="segmentThresholdCrossed", operation_name="SegmentThresholdCrossed",
         summary="When a segment member count crosses a threshold",
         description="Triggers when the member count of a segment crosses the threshold in the chosen "
-                    "direction. The first evaluation after the flow is saved only records the starting count.",
+                    "direction, compared from the count when the flow was saved.",
         hint="To see it work, refresh the segment after changing its rules so its size crosses the threshold.",
         parameters=(WATCHED_INSTANCE, SEGMENT, MEMBER_COUNT_THRESHOLD, DIRECTION_PARAM),
         resources=frozenset({"segments"}),
@@ -134,8 +134,7 @@ _KINDS = (
         id="measureThresholdCrossed", operation_name="MeasureThresholdCrossed",
         summary="When a business measure crosses a threshold",
         description="Triggers when the value of a business measure without dimensions crosses the threshold "
-                    "in the chosen direction. The first evaluation after the flow is saved only records the "
-                    "starting value.",
+                    "in the chosen direction, compared from the value when the flow was saved.",
         hint="To see it work, refresh the measure after its input data changed.",
         parameters=(WATCHED_INSTANCE, MEASURE, MEASURE_THRESHOLD, DIRECTION_PARAM),
         resources=frozenset({"measures"}),

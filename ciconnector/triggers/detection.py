@@ -43,7 +43,9 @@ def detect(subscriptions: Sequence[WatchedSubscription], snapshot: Snapshot, wat
     """Events of one poll for the subscriptions of ``snapshot.instance_id``.
 
     ``threshold_states`` holds the states of threshold subscriptions by subscription id; a
-    subscription without one starts with an empty state (its first observation is its baseline).
+    subscription without one starts from its :attr:`~.rules.WatchedSubscription.baseline` (the value
+    observed at subscribe), or, when that is unknown, with an empty state (its first observation is
+    then its baseline).
     Raises ValueError for a subscription of another instance or of an unknown trigger kind.
     """
     changes, new_watch_state = observe_changes(snapshot, watch_state)
@@ -57,7 +59,8 @@ def detect(subscriptions: Sequence[WatchedSubscription], snapshot: Snapshot, wat
             raise ValueError(f"subscription {subscription.subscription_id} has unknown trigger kind "
                              f"{subscription.trigger_kind!r}")
         if isinstance(kind.rule, ThresholdRule):
-            state = threshold_states.get(subscription.subscription_id, ThresholdState())
+            state = threshold_states.get(subscription.subscription_id,
+                                         ThresholdState(last_value=subscription.baseline))
             state, event = kind.rule.evaluate(subscription, snapshot, state)
             new_threshold_states[subscription.subscription_id] = state
             found = [event] if event else []

@@ -18,7 +18,9 @@ Rules chosen here (shared by every subscription of the instance, whatever its ki
   (all skipped: the job failed before unification, e.g. in ingestion) is no unification run.
   Its outcome is the run's, not the merge step's: a failed match makes it ``failed`` with
   ``failedStage`` ``match`` (the merge after it is merely skipped).
-* The first successful jobs observation only seeds the reported runs.
+* The first successful jobs observation reports every terminal run it sees too, with no previous
+  observation (``jobs_since`` None): the rules pass a run only to subscriptions created before its
+  end time, so a fresh subscription gets the runs that ended between its creation and this poll.
 * A resource that was not fetched (``None``) leaves its part of the state untouched.
 """
 from __future__ import annotations
@@ -168,11 +170,15 @@ def _refresh_outcomes(data_sources: Sequence[DataSource],
                       state: WatchState) -> tuple[tuple[RefreshOutcome, ...], dict[str, DataSourceMark]]:
     outcomes: list[RefreshOutcome] = []
     marks: dict[str, DataSourceMark] = {}
+    first = state.data_sources_observed_at is None
     for ds in data_sources:
         last = iso(ds.last_refresh) if ds.last_refresh else None
         mark = DataSourceMark(last, ds.refresh_state)
         previous = state.data_sources.get(ds.data_source_id)
-        if previous is not None:
+        if previous is None and first and last is not None and ds.refresh_state in REFRESH_OUTCOME_STATES:
+            mark = replace(mark, outcomes=1)  # the instance's first observation: dated by lastRefresh
+            outcomes.append(RefreshOutcome(ds, OUTCOMES[ds.refresh_state], 1, ds.last_refresh))
+        elif previous is not None:
             mark = replace(mark, outcomes=previous.outcomes)
             if ds.refresh_state in REFRESH_OUTCOME_STATES and (last, ds.refresh_state) != (
                     previous.last_refresh, previous.refresh_state):
@@ -201,8 +207,5 @@ def _completed_runs(snapshot: Snapshot,
             unifications.append(run)
             new_runs.append(ReportedRun(run.key, run.ended_at))
     new_runs.sort(key=lambda r: (utc(r.ended_at or snapshot.observed_at), r.key))
-    seeding = state.jobs_observed_at is None
     state = replace(state.with_reported(new_runs), jobs_observed_at=utc(snapshot.observed_at))
-    if seeding:
-        return (), (), state
     return tuple(full), tuple(unifications), state

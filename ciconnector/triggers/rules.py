@@ -6,7 +6,10 @@ refreshes / runs a subscription asked for. A :class:`ThresholdRule` reads one va
 
 Old outcomes are never news: a subscription receives an outcome only when it already existed at
 the previous observation of that resource, or when CI dates the completion (a changed
-``lastRefresh``, a job or merge ``endTimestamp``) at or after the subscription's creation.
+``lastRefresh``, a job or merge ``endTimestamp``) at or after the subscription's creation. With no
+previous observation (the instance's first poll, or the first after an unwatch) the completion must
+be strictly after the creation: a fresh subscription receives every outcome CI dates after it was
+created, including those before the first poll, and nothing older.
 """
 from __future__ import annotations
 
@@ -65,12 +68,18 @@ class WatchedSubscription(Protocol):
     @property
     def created_at(self) -> datetime: ...
 
+    @property
+    def baseline(self) -> Number | None:
+        """A threshold subscription's value observed at subscribe (its first comparison point), or None."""
+
 
 def is_news_for(subscription: WatchedSubscription, completed_at: datetime | None,
                 previous_observation: datetime | None) -> bool:
     """Whether a completion seen now happened while ``subscription`` existed (see module docstring)."""
     created = utc(subscription.created_at)
-    if previous_observation is not None and created <= utc(previous_observation):
+    if previous_observation is None:
+        return completed_at is not None and utc(completed_at) > created
+    if created <= utc(previous_observation):
         return True
     return completed_at is not None and utc(completed_at) >= created
 

@@ -2,7 +2,8 @@
 
 Rules (value ``v``, threshold ``t``):
 
-* The first observation after subscribing only sets the baseline; it never fires.
+* The baseline is the value observed at subscribe (kept on the subscription record); only when it
+  was unknown then does the first observation after subscribing set it, without firing.
 * ``above`` fires when ``previous <= t < current``. It re-arms by itself: firing again needs a
   previous value ``<= t``, i.e. the value must first come back to or under the threshold.
 * ``below`` mirrors it: fires when ``previous >= t > current``.

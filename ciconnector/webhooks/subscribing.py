@@ -26,8 +26,9 @@ from ..storage.subscriptions import Owner, Subscription, SubscriptionNotFoundErr
 from ..timeutil import utc_now
 from ..triggers import CATALOG, UNSUBSCRIBE, TriggerKind, check_callback_url, ensure_scalar_measure, trigger_kind
 from ..triggers.callback import CALLBACK_URL_FIELD
+from ..triggers.observations import Snapshot
 from ..triggers.parameters import INSTANCE_ID
-from ..triggers.rules import names_data_source
+from ..triggers.rules import ThresholdRule, names_data_source
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +94,9 @@ class SubscriptionService:
         check_callback_url(callback_url, allowed_hosts=self._allowed_hosts, resolver=self._resolver)
         parameters = kind.parameters_of(args)
         instance_id = parameters[INSTANCE_ID]
-        self._check_resources(kind, instance_id, parameters)
+        read = self._check_resources(kind, instance_id, parameters)
         subscription = Subscription(uuid.uuid4().hex, instance_id, kind.id, parameters, callback_url, self._clock(),
-                                    owner=request.owner)
+                                    owner=request.owner, baseline=_baseline(kind, parameters, read))
         self._watch.watch(instance_id)  # first: a watched instance without subscriptions is harmless
         return self._subscriptions.add(subscription)
 
@@ -139,23 +140,36 @@ class SubscriptionService:
         self._queues.send(DELIVERY_QUEUE, message.to_dict())
         return event.event_id
 
-    def _check_resources(self, kind: TriggerKind, instance_id: str, parameters: Mapping[str, Any]) -> None:
+    def _check_resources(self, kind: TriggerKind, instance_id: str, parameters: Mapping[str, Any]) -> Snapshot:
         """Every parameter declared as naming a CI resource must name one that exists; the instance
-        must also pass the allowlist (checked first: it costs no CI call)."""
+        must also pass the allowlist (checked first: it costs no CI call). Returns the segments and
+        measures read on the way (the threshold baseline comes from them)."""
         if not instance_allowed(instance_id, self._allowlist):
             raise InvalidInput("InstanceNotAllowed", "This backend does not serve that Customer Insights instance.",
                                field=INSTANCE_ID)
+        read: dict[str, Any] = {}
+
+        def segment_exists(value: str) -> bool:
+            segments = read["segments"] = self._ci.list_segments(instance_id)
+            return any(s.name == value for s in segments)
+
+        def measure_exists(value: str) -> bool:
+            measure = self._scalar_measure(instance_id, value)
+            read["measures"] = [measure] if measure else None
+            return measure is not None
+
         exists = {
             "instance": self._instance_exists,
             "dataSource": lambda value: any(names_data_source(value, d)
                                             for d in self._ci.list_data_sources(instance_id)),
-            "segment": lambda value: any(s.name == value for s in self._ci.list_segments(instance_id)),
-            "measure": lambda value: self._scalar_measure_exists(instance_id, value),
+            "segment": segment_exists,
+            "measure": measure_exists,
         }
         for param in kind.parameters:
             value = parameters.get(param.name)
             if value and param.resource is not None and not exists[param.resource](value):
                 raise _resource_not_found(param, value)
+        return Snapshot(instance_id, self._clock(), segments=read.get("segments"), measures=read.get("measures"))
 
     def _instance_exists(self, instance_id: str) -> bool:
         try:
@@ -164,14 +178,23 @@ class SubscriptionService:
             return False
         return True
 
-    def _scalar_measure_exists(self, instance_id: str, name: str) -> bool:
-        """Whether the measure exists; raises ``MeasureNotScalar`` for one with dimensions."""
+    def _scalar_measure(self, instance_id: str, name: str) -> Measure | None:
+        """The measure, None when it does not exist; raises ``MeasureNotScalar`` for one with dimensions."""
         try:
             measure = self._ci.get_measure(instance_id, name)
         except NotFoundError:
-            return False
+            return None
         ensure_scalar_measure(measure)
-        return True
+        return measure
+
+
+def _baseline(kind: TriggerKind, parameters: Mapping[str, Any], read: Snapshot) -> int | float | None:
+    """A threshold subscription's starting value, as the poll would observe it in what subscribe read
+    (None when not evaluated or not a threshold kind: the first poll then sets the baseline)."""
+    if not isinstance(kind.rule, ThresholdRule):
+        return None
+    observation = kind.rule.observe(read, parameters[kind.rule.parameter])
+    return observation.value if observation else None
 
 
 def describe(subscription: Subscription) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from ciconnector.delivery.message import DeliveryMessage
 from ciconnector.errors import ConcurrentChange
 from ciconnector.webhooks.polling import Poller
 
-from .fakes import INSTANCE
+from .fakes import DATA_SOURCE, INSTANCE
 
 
 def test_a_threshold_crossing_is_delivered_once_after_the_baseline(world):
@@ -151,3 +151,73 @@ def test_a_lost_commit_is_reported_not_raised(world):
     world.stores.watch.commit = lose
     report = world.poll()
     assert report.fetched == ("segments",) and not report.committed
+
+
+# --- issue 8, situation 1: the first poll after the instance's first subscription -----------------
+
+def test_a_refresh_failure_before_the_first_poll_is_delivered_once(world):
+    world.ci.refresh_data_source("updated", "2026-11-25T11:00:00Z")
+    world.subscribe("dataSourceRefreshFailed")  # the instance's first subscription, at 12:00
+    world.ci.refresh_data_source("updateFailed", "2026-11-25T12:00:30Z")
+    world.later(minutes=1)
+    assert world.poll().deliveries == 1, "the first poll reports what completed after subscribe"
+    assert [o.status for o in world.deliver_queued()] == ["delivered"]
+    assert world.callbacks.posts[0].notification["subjectId"] == DATA_SOURCE
+    world.later(minutes=1)
+    assert world.poll().deliveries == 0
+
+
+def test_a_failure_completed_at_the_subscribe_time_is_not_news(world):
+    world.subscribe("dataSourceRefreshFailed")
+    world.ci.refresh_data_source("updateFailed", "2026-11-25T12:00:00Z")  # equal to the creation: not after
+    assert world.poll().deliveries == 0
+
+
+def test_a_job_that_ended_before_the_first_poll_is_delivered_once(world):
+    world.subscribe("fullRefreshCompleted")
+    world.subscribe("unificationRefreshCompleted")
+    world.ci.jobs = [
+        {"jobId": "j-new", "jobStatus": "failed", "operationType": "all", "jobSubmissionKind": "scheduled",
+         "endTimestamp": "2026-11-25T12:00:20Z",
+         "tasks": [{"taskId": "m1", "operationType": "merge", "taskStatus": "successful",
+                    "endTimestamp": "2026-11-25T12:00:10Z"}]},
+        {"jobId": "j-old", "jobStatus": "successful", "operationType": "all", "jobSubmissionKind": "scheduled",
+         "endTimestamp": "2026-11-25T11:59:00Z"},
+    ]
+    world.later(minutes=1)
+    assert world.poll().deliveries == 2
+    notes = sorted((q.message["notification"]["trigger"], q.message["notification"]["jobId"])
+                   for q in world.queued())
+    assert notes == [("fullRefreshCompleted", "j-new"), ("unificationRefreshCompleted", "j-new")]
+    world.later(minutes=1)
+    assert world.poll().deliveries == 0
+
+
+def test_a_threshold_crossed_before_the_first_poll_fires_against_the_subscribe_value(world):
+    segment = world.subscribe("segmentThresholdCrossed", segmentName="HighValue", threshold=100)
+    measure = world.subscribe("measureThresholdCrossed", measureName="Revenue", threshold=150)
+    assert (segment.baseline, measure.baseline) == (10, 100.0)
+    world.ci.segment_counts["HighValue"] = 250
+    world.ci.measures["Revenue"] = 200.0
+    world.later(minutes=1)
+    assert world.poll().deliveries == 2
+    notes = {q.message["subscriptionId"]: q.message["notification"] for q in world.queued()}
+    values = {sid: (note["previousValue"], note["currentValue"]) for sid, note in notes.items()}
+    assert values == {segment.subscription_id: (10, 250), measure.subscription_id: (100, 200)}
+    world.later(minutes=1)
+    assert world.poll().deliveries == 0
+
+
+def test_a_threshold_value_unknown_at_subscribe_is_set_by_the_first_poll(world):
+    world.ci.measures["Revenue"] = 100.0
+    original = world.ci.get_measure
+
+    def unevaluated(instance_id, name):
+        from ciconnector.customer_insights import Measure
+        original(instance_id, name)
+        return Measure.from_api({"name": name, "displayName": name, "definition": {"isScalar": True}})
+
+    world.ci.get_measure = unevaluated
+    sub = world.subscribe("measureThresholdCrossed", measureName="Revenue", threshold=50)
+    assert sub.baseline is None
+    assert world.poll().deliveries == 0, "no baseline yet: the first poll sets it"

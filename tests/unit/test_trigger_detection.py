@@ -33,6 +33,7 @@ class Sub:
     parameters: Mapping[str, Any]
     created_at: datetime
     instance_id: str = INSTANCE
+    baseline: float | None = None
 
 
 def sub(kind: str, sid: str = "s1", created: float = -60, **params: Any) -> Sub:
@@ -108,19 +109,25 @@ class Poller:
 
 # --- data source refresh outcomes ----------------------------------------------------------------
 
-def test_first_observation_seeds_then_each_completed_refresh_fires_once():
-    ok, failed = sub("dataSourceRefreshSucceeded", "ok"), sub("dataSourceRefreshFailed", "ko")
+def test_first_observation_reports_what_completed_after_creation_then_each_refresh_fires_once():
+    ok, failed = sub("dataSourceRefreshSucceeded", "ok", created=-10), sub("dataSourceRefreshFailed", "ko", created=-10)
     p = Poller([ok, failed])
-    assert p.poll(0, data_sources=[ds(DS_A, "updated", -5), ds(DS_B, "updateFailed", -5)]) == {}
-    assert p.poll(1, data_sources=[ds(DS_A, "updated", -5), ds(DS_B, "updateFailed", -5)]) == {}
-    events = p.poll(2, data_sources=[ds(DS_A, "updated", 1.5), ds(DS_B, "updateFailed", -5)])
+    first = p.poll(0, data_sources=[ds(DS_A, "updated", -5), ds(DS_B, "updateFailed", -10)])
+    assert list(first) == ["ok"], "after the creation is news; at the creation time (equal) is not"
+    [early] = first["ok"]
+    assert early.occurred_at == at(-5)
+    seeded = Poller([ok])  # the id a seed-then-observe history gives: nothing doubles
+    seeded.poll(-8, data_sources=[ds(DS_A, "updating", -20)])
+    assert seeded.poll(0, data_sources=[ds(DS_A, "updated", -5)])["ok"][0].event_id == early.event_id
+    assert p.poll(1, data_sources=[ds(DS_A, "updated", -5), ds(DS_B, "updateFailed", -10)]) == {}
+    events = p.poll(2, data_sources=[ds(DS_A, "updated", 1.5), ds(DS_B, "updateFailed", -10)])
     assert list(events) == ["ok"]
     [event] = events["ok"]
     payload = event.to_notification()
     assert payload["subjectId"] == DS_A and payload["subjectName"] == "PoS data"
     assert payload["outcome"] == "succeeded" and payload["status"] == "updated"
     assert payload["occurredAt"] == stamp(1.5)
-    assert p.poll(3, data_sources=[ds(DS_A, "updated", 1.5), ds(DS_B, "updateFailed", -5)]) == {}
+    assert p.poll(3, data_sources=[ds(DS_A, "updated", 1.5), ds(DS_B, "updateFailed", -10)]) == {}
 
 
 def test_failure_seen_through_updating_fires_each_time_with_distinct_ids():
@@ -205,10 +212,10 @@ def test_new_subscription_after_long_unwatched_period_gets_no_backlog():
 # --- full refresh ---------------------------------------------------------------------------------
 
 def test_full_refresh_scheduled_only_by_default_and_on_demand_when_asked():
-    scheduled, everything = sub("fullRefreshCompleted", "sched"), sub("fullRefreshCompleted", "all",
-                                                                      includeOnDemand=True)
+    scheduled = sub("fullRefreshCompleted", "sched", created=-3)
+    everything = sub("fullRefreshCompleted", "all", created=-3, includeOnDemand=True)
     p = Poller([scheduled, everything])
-    assert p.poll(0, jobs=[job("j0", "successful", ended=-5)]) == {}, "first observation seeds"
+    assert p.poll(0, jobs=[job("j0", "successful", ended=-5)]) == {}, "ended before the subscriptions"
     jobs = [job("j1", "running"), job("j2", "successful", submission="onDemand", ended=0.5),
             job("j3", "failed", submission=None, ended=0.6), job("j4", "successful", op="ingestion", ended=0.7),
             job("j0", "successful", ended=-5)]
@@ -220,6 +227,18 @@ def test_full_refresh_scheduled_only_by_default_and_on_demand_when_asked():
     assert [e.job_id for e in events["sched"]] == ["j1"] and [e.job_id for e in events["all"]] == ["j1"]
     assert events["sched"][0].event_id == events["all"][0].event_id, "same fact, same id"
     assert p.poll(3, jobs=jobs) == {}
+
+
+def test_first_jobs_observation_reports_runs_that_ended_after_creation():
+    full, unification = sub("fullRefreshCompleted", "full", created=-3), sub("unificationRefreshCompleted", "u",
+                                                                             created=-3)
+    merge = (task("m1", "merge", "successful", -1),)
+    jobs = [job("old", "successful", ended=-4), job("at", "successful", ended=-3), job("new", "failed", ended=-2),
+            job("mj", "successful", op="merge", ended=-1, tasks=merge)]
+    p = Poller([full, unification])
+    events = p.poll(0, jobs=jobs)
+    assert [e.job_id for e in events["full"]] == ["new"] and [e.job_id for e in events["u"]] == ["mj"]
+    assert p.poll(1, jobs=jobs) == {}, "reported once"
 
 
 def test_full_refresh_payload_carries_outcome_task_summary_and_errors():
@@ -389,6 +408,15 @@ def test_each_threshold_subscription_sets_its_own_baseline():
     events = p.poll(1, segments=[segment("S", 20)])
     assert list(events) == ["early"], "the late subscription's first observation is its baseline"
     assert p.threshold_states["late"] == ThresholdState(last_value=20)
+
+
+def test_a_baseline_taken_at_subscribe_makes_the_first_poll_fire():
+    at_subscribe = Sub("s1", "segmentThresholdCrossed", {**defaults("segmentThresholdCrossed"), "instanceId": INSTANCE,
+                                                          "segmentName": "S", "threshold": 10}, at(-1), baseline=5)
+    p = Poller([at_subscribe])
+    [event] = p.poll(0, segments=[segment("S", 20)])["s1"]
+    assert (event.previous_value, event.current_value, event.crossing) == (5, 20, "above")
+    assert p.poll(1, segments=[segment("S", 25)]) == {}
 
 
 # --- entry point ----------------------------------------------------------------------------------
