@@ -123,18 +123,18 @@ class Services:
 
     @cached_property
     def subscription_service(self) -> SubscriptionService:
-        s, stores = self.settings, self.stores
-        return SubscriptionService(ci=self.ci, subscriptions=stores.subscriptions, watch=stores.watch,
-                                   queues=stores.queues, instance_allowlist=s.instance_ids,
-                                   allowed_callback_hosts=s.callback_allowed_hosts, clock=self._clock)
+        return self._subscription_service(self.ci)
 
     def subscription_service_for(self, principal: Principal | None) -> SubscriptionService:
         """The subscription service checking instances and watched resources with the caller's CI
         rights: the shared one in function-key mode, else one whose CI client acts for the user."""
         if principal is None:
             return self.subscription_service
+        return self._subscription_service(self.ci_for(principal))
+
+    def _subscription_service(self, ci: CustomerInsightsClient) -> SubscriptionService:
         s, stores = self.settings, self.stores
-        return SubscriptionService(ci=self.ci_for(principal), subscriptions=stores.subscriptions, watch=stores.watch,
+        return SubscriptionService(ci=ci, subscriptions=stores.subscriptions, watch=stores.watch,
                                    queues=stores.queues, instance_allowlist=s.instance_ids,
                                    allowed_callback_hosts=s.callback_allowed_hosts, clock=self._clock)
 
