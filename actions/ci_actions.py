@@ -1,4 +1,4 @@
-"""HTTP functions of the connector actions: one per declaration in ``ciconnector.actions.ACTIONS``.
+"""HTTP functions of the connector actions: one per declaration in ``ciconnector.data_actions.ACTIONS``.
 
 Function-key auth (the app default), or in Entra mode the user's token, CI then called on the user's
 behalf; the function name is the action's operationId.
@@ -6,7 +6,7 @@ behalf; the function name is the action's operationId.
 import azure.functions as func
 
 from ciconnector import auth, services
-from ciconnector.actions import ACTIONS, Action, execute
+from ciconnector.data_actions import ACTIONS, Action, execute
 from ciconnector.operations.answers import Answer
 
 from .responses import Handler, raw_request, register

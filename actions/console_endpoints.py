@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from ciconnector import services
-from ciconnector.console import ASSETS, PAGE, SECURITY_HEADERS, ConnectorLink, as_view, read
+from ciconnector.admin_console import ASSETS, PAGE, SECURITY_HEADERS, ConnectorLink, as_view, read
 from ciconnector.errors import NotFound
 from ciconnector.operations.answers import Answer, error_answer
 

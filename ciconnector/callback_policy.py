@@ -1,7 +1,7 @@
 """The callback address policy: which addresses a callback may reach, and the dev-only allowlist.
 
 A low module (standard library only) so that settings (which parses the allowlist), the subscribe
-rule (``ciconnector.triggers.callback``) and the delivery sender's connect-time guard all read one
+rule (``ciconnector.trigger_kinds.callback``) and the delivery sender's connect-time guard all read one
 policy without importing upwards.
 """
 from __future__ import annotations

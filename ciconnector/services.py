@@ -12,8 +12,8 @@ from functools import cached_property, lru_cache
 from typing import Any, Callable
 
 from . import redaction
+from .admin_console import ConsoleCommands, ConsoleReader
 from .auth import Principal, TokenValidator
-from .console import ConsoleCommands, ConsoleReader
 from .customer_insights import CustomerInsightsClient
 from .customer_insights.on_behalf_of import DelegatedClients
 from .delivery.deliverer import Callbacks, Deliverer

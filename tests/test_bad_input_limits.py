@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from ciconnector.actions.model import MAX_BODY_BYTES as ACTION_BODY_LIMIT
+from ciconnector.data_actions.model import MAX_BODY_BYTES as ACTION_BODY_LIMIT
 from ciconnector.operations.validation import MAX_ABS_NUMBER
 from ciconnector.request_body import MAX_DEPTH
-from ciconnector.triggers.subscribe import MAX_BODY_BYTES as SUBSCRIBE_BODY_LIMIT
+from ciconnector.trigger_kinds.subscribe import MAX_BODY_BYTES as SUBSCRIBE_BODY_LIMIT
 from dev.cisim import SAMPLE_INSTANCE_ID as INSTANCE
 from tests.test_triggers_bad_input import nothing_stored, post
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from openapi_spec_validator import validate
 
 from ciconnector.connector import build_definition
-from ciconnector.triggers import CATALOG, UNSUBSCRIBE
-from ciconnector.triggers.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
+from ciconnector.trigger_kinds import CATALOG, UNSUBSCRIBE
+from ciconnector.trigger_kinds.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
 from dev.cisim import SAMPLE_INSTANCE_ID
 from dev.connector_rules import check
 

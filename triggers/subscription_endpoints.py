@@ -17,8 +17,8 @@ from ciconnector import auth, services
 from ciconnector.connector.swagger import public_base_url
 from ciconnector.operations.answers import Answer
 from ciconnector.storage.subscriptions import Owner
-from ciconnector.triggers import CATALOG, UNSUBSCRIBE
-from ciconnector.triggers.subscribe import SUBSCRIBE_ROUTE
+from ciconnector.trigger_kinds import CATALOG, UNSUBSCRIBE
+from ciconnector.trigger_kinds.subscribe import SUBSCRIBE_ROUTE
 from ciconnector.webhooks.subscribing import SubscribeRequest, describe
 
 bp = func.Blueprint()

@@ -1,5 +1,5 @@
 """The Power Automate connector definition, generated from the action declarations
-(:mod:`ciconnector.actions`) and the trigger catalog (:mod:`ciconnector.triggers`).
+(:mod:`ciconnector.data_actions`) and the trigger catalog (:mod:`ciconnector.trigger_kinds`).
 
 ``dev/connector.py`` (``python -m dev.connector``) writes the files into ``connector/``;
 ``actions/connector_definition.py`` serves the definition with the caller's host.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ciconnector.actions import ACTIONS, Action
+from ciconnector.data_actions import ACTIONS, Action
 
 from . import metadata
 from .security import EntraConnection, connection_parameters

@@ -6,9 +6,9 @@ import re
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
-from ciconnector.actions import ACTIONS, TEST_CONNECTION_OPERATION, Action
+from ciconnector.data_actions import ACTIONS, TEST_CONNECTION_OPERATION, Action
 from ciconnector.errors import InvalidInput
-from ciconnector.triggers import CATALOG, UNSUBSCRIBE, TriggerKind
+from ciconnector.trigger_kinds import CATALOG, UNSUBSCRIBE, TriggerKind
 
 from . import metadata, security
 from .emitter import paths

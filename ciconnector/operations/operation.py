@@ -1,7 +1,7 @@
 """The declaration of one HTTP operation of the connector, whatever serves it.
 
-Actions (:class:`ciconnector.actions.Action`), each trigger kind's subscribe operation
-(:attr:`ciconnector.triggers.TriggerKind.subscribe`) and the unsubscribe operation are all an
+Actions (:class:`ciconnector.data_actions.Action`), each trigger kind's subscribe operation
+(:attr:`ciconnector.trigger_kinds.TriggerKind.subscribe`) and the unsubscribe operation are all an
 :class:`Operation`: the Functions adapters register its route and method, the validator reads its
 params, and the connector definition is emitted from it alone.
 """

@@ -6,8 +6,8 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from ..triggers.thresholds import ThresholdState
-from ..triggers.watermark import WatchState
+from ..trigger_kinds.thresholds import ThresholdState
+from ..trigger_kinds.watermark import WatchState
 
 logger = logging.getLogger(__name__)
 

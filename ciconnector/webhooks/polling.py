@@ -25,7 +25,7 @@ from ..storage.queues import DELIVERY_QUEUE
 from ..storage.subscriptions import Subscription
 from ..storage.watch import InstanceNotWatchedError, WatchRecord
 from ..timeutil import utc_now
-from ..triggers import Snapshot, detect, resources_for
+from ..trigger_kinds import Snapshot, detect, resources_for
 from .poll_state import PollState
 
 logger = logging.getLogger(__name__)

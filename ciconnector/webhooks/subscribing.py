@@ -24,11 +24,11 @@ from ..redaction import redact_url
 from ..storage.queues import DELIVERY_QUEUE
 from ..storage.subscriptions import Owner, Subscription, SubscriptionNotFoundError
 from ..timeutil import utc_now
-from ..triggers import CATALOG, UNSUBSCRIBE, TriggerKind, check_callback_url, ensure_scalar_measure, trigger_kind
-from ..triggers.callback import CALLBACK_URL_FIELD
-from ..triggers.observations import Snapshot
-from ..triggers.parameters import INSTANCE_ID
-from ..triggers.rules import ThresholdRule, names_data_source
+from ..trigger_kinds import CATALOG, UNSUBSCRIBE, TriggerKind, check_callback_url, ensure_scalar_measure, trigger_kind
+from ..trigger_kinds.callback import CALLBACK_URL_FIELD
+from ..trigger_kinds.observations import Snapshot
+from ..trigger_kinds.parameters import INSTANCE_ID
+from ..trigger_kinds.rules import ThresholdRule, names_data_source
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ciconnector.actions.registry import action
-from ciconnector.actions.runner import execute
+from ciconnector.data_actions.registry import action
+from ciconnector.data_actions.runner import execute
 from ciconnector.delivery.schedule import RetrySchedule
 from ciconnector.errors import InvalidInput, NotFound
 from ciconnector.operations import RawRequest

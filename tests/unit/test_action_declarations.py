@@ -4,7 +4,7 @@ import re
 import pytest
 from jsonschema import Draft4Validator
 
-from ciconnector.actions import ACTIONS, TEST_CONNECTION_OPERATION, action
+from ciconnector.data_actions import ACTIONS, TEST_CONNECTION_OPERATION, action
 
 RESERVED = (r"^instances/\{instanceId\}/subscriptions", r"^instances/\{instanceId\}/triggers", r"^triggers/",
             r"^health$", r"^admin/")

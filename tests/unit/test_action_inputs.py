@@ -1,7 +1,7 @@
 """Input validation derived from the action declarations."""
 import pytest
 
-from ciconnector.actions import action
+from ciconnector.data_actions import action
 from ciconnector.errors import InvalidInput
 from ciconnector.operations import RawRequest, validate
 
@@ -100,7 +100,7 @@ def test_bad_bodies_are_400s(body, content_type, code):
 
 
 def test_body_declarations_use_only_the_keywords_the_runtime_checks():
-    from ciconnector.actions import ACTIONS
+    from ciconnector.data_actions import ACTIONS
     from ciconnector.operations.validation import BODY_SCHEMA_KEYWORDS
 
     bodies = [p.schema or {} for a in ACTIONS for p in a.params if p.location == "body"]

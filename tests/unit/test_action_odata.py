@@ -1,7 +1,7 @@
 """OData filter building: identifiers checked, literals escaped, never spliced raw."""
 import pytest
 
-from ciconnector.actions import odata
+from ciconnector.data_actions import odata
 from ciconnector.errors import InvalidInput
 
 

@@ -1,7 +1,7 @@
 """The next-page link of Get items."""
 from urllib.parse import parse_qs, urlsplit
 
-from ciconnector.actions.items import next_link
+from ciconnector.data_actions.items import next_link
 
 
 def test_next_link_advances_skip_and_drops_the_function_key():

@@ -10,13 +10,13 @@ from jsonschema import Draft4Validator, Draft7Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from ciconnector.actions import ACTIONS
 from ciconnector.connector import build_api_properties, build_definition, definition_for_url
 from ciconnector.connector.security import EntraConnection
 from ciconnector.connector.swagger import public_base_url
+from ciconnector.data_actions import ACTIONS
 from ciconnector.errors import InvalidInput
-from ciconnector.triggers import CATALOG, UNSUBSCRIBE
-from ciconnector.triggers.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
+from ciconnector.trigger_kinds import CATALOG, UNSUBSCRIBE
+from ciconnector.trigger_kinds.callback import CALLBACK_URL_FIELD as CALLBACK_FIELD
 from dev.connector_rules import check, check_properties
 from dev.jsonc import loads
 

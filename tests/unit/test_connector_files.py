@@ -1,9 +1,9 @@
 """The committed connector/ files match the code (regenerate with ``python -m dev.connector``)."""
 import pytest
 
-from ciconnector.actions import ACTIONS
 from ciconnector.connector import DEFINITION_FILE, PROPERTIES_FILE, generate
-from ciconnector.triggers import CATALOG
+from ciconnector.data_actions import ACTIONS
+from ciconnector.trigger_kinds import CATALOG
 from dev.connector import CONNECTOR_DIR, drifted, main
 
 

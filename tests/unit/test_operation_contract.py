@@ -5,13 +5,13 @@ import re
 
 import pytest
 
-from ciconnector.actions import ACTIONS
 from ciconnector.connector import build_definition
 from ciconnector.connector.emitter import CONSTRAINT_KEYWORDS
+from ciconnector.data_actions import ACTIONS
 from ciconnector.errors import InvalidInput
 from ciconnector.operations import Operation, Param
 from ciconnector.operations.validation import validate_value
-from ciconnector.triggers import CATALOG, UNSUBSCRIBE
+from ciconnector.trigger_kinds import CATALOG, UNSUBSCRIBE
 
 OPERATIONS: list[Operation] = [*(kind.subscribe for kind in CATALOG.values()), UNSUBSCRIBE,
                                *ACTIONS]

@@ -6,8 +6,8 @@ import socket
 import pytest
 
 from ciconnector.redaction import RedactingFilter, install, quiet_http_loggers, redact_url
-from ciconnector.triggers import CallbackUrlError, check_callback_url, parse_allowed_hosts
-from ciconnector.triggers.callback import is_blocked_address
+from ciconnector.trigger_kinds import CallbackUrlError, check_callback_url, parse_allowed_hosts
+from ciconnector.trigger_kinds.callback import is_blocked_address
 
 FLOW = ("https://prod-12.westeurope.logic.azure.com:443/workflows/0a1b2c/triggers/manual/paths/invoke"
         "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=Zx9-secret_SIG")

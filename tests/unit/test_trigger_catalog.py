@@ -9,8 +9,8 @@ from jsonschema import Draft4Validator
 from ciconnector.customer_insights import Measure
 from ciconnector.errors import InvalidInput
 from ciconnector.operations import RawRequest, validate
-from ciconnector.triggers import CATALOG, ensure_scalar_measure, trigger_kind
-from ciconnector.triggers.events import FIELD_SCHEMAS, REQUIRED_FIELDS
+from ciconnector.trigger_kinds import CATALOG, ensure_scalar_measure, trigger_kind
+from ciconnector.trigger_kinds.events import FIELD_SCHEMAS, REQUIRED_FIELDS
 
 INSTANCE = "6f0e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 DS = "1a2b3c4d-0000-4000-8000-000000000001"

@@ -7,8 +7,8 @@ import pytest
 from jsonschema import Draft4Validator
 
 from ciconnector.customer_insights import DataSource, Job, Measure, Segment
-from ciconnector.triggers import CATALOG, Snapshot, ThresholdState, WatchState, detect, resources_for
-from ciconnector.triggers.watermark import MAX_REPORTED, WatchStateError
+from ciconnector.trigger_kinds import CATALOG, Snapshot, ThresholdState, WatchState, detect, resources_for
+from ciconnector.trigger_kinds.watermark import MAX_REPORTED, WatchStateError
 
 INSTANCE = "6f0e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 DS_A = "1a2b3c4d-0000-4000-8000-00000000000a"

@@ -1,7 +1,7 @@
 """The edge-triggered crossing rule and the stored threshold state."""
 import pytest
 
-from ciconnector.triggers.thresholds import ThresholdState, ThresholdStateError, crossing
+from ciconnector.trigger_kinds.thresholds import ThresholdState, ThresholdStateError, crossing
 
 
 @pytest.mark.parametrize("previous, current, threshold, above, below, either", [

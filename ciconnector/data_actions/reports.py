@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ciconnector.operations import Param
 from ciconnector.operations.common import INSTANCE
-from ciconnector.triggers.events import EVENT_OUTCOMES
+from ciconnector.trigger_kinds.events import EVENT_OUTCOMES
 
 from .model import Action, Call
 from .schemas import compact, iso, obj, prop, timestamp

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from ciconnector.triggers import events
+from ciconnector.trigger_kinds import events
 
 
 def prop(type_: str, summary: str, description: str, **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from ..storage.subscriptions import Owner
-from ..triggers import CATALOG
+from ..trigger_kinds import CATALOG
 from .overview import ConnectorLink, InstanceView, Overview, SubscriptionView
 
 DEAD_LETTERS_SHOWN = 50
