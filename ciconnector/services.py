@@ -21,7 +21,7 @@ from .delivery.schedule import RetrySchedule
 from .delivery.sender import CallbackSender
 from .health import HealthCheck
 from .settings import Settings
-from .storage.activity import ActivityStore, NoActivity
+from .storage.activity import ActivityStore
 from .storage.connection import StorageConnection
 from .storage.deliveries import DeadLetterStore, DeliveryStore
 from .storage.memory import (
@@ -39,8 +39,9 @@ from .timeutil import utc_now
 from .webhooks.polling import Poller
 from .webhooks.subscribing import SubscriptionService
 
-LEASE_MARGIN_SECONDS = 30.0
-"""Poll lease beyond twice the worst CI call (default 2 × (4 × 30 s + 60 s) + 30 s = 390 s)."""
+LEASE_INTERVALS = 1.5
+"""A slow poll's lease, in poll intervals (90 s by default): a crashed poller delays its instance by at
+most that after its last renewal, about two intervals in all."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,7 @@ class Services:
     def poller(self) -> Poller:
         stores = self.stores
         return Poller(ci=self.ci, subscriptions=stores.subscriptions, watch=stores.watch, queues=stores.queues,
-                      lease_seconds=2 * self.settings.ci.worst_call_seconds + LEASE_MARGIN_SECONDS,
-                      clock=self._clock, activity=stores.activity or NoActivity())
+                      lease_seconds=LEASE_INTERVALS * self.settings.poll_interval_seconds, clock=self._clock)
 
     @cached_property
     def deliverer(self) -> Deliverer:
@@ -156,8 +156,7 @@ class Services:
                          dead_letters=stores.dead_letters, queues=stores.queues, sender=sender,
                          schedule=RetrySchedule(s.delivery_retry_schedule),
                          disable_after_not_found=s.disable_after_not_found,
-                         send_timeout=s.delivery_timeout_seconds + s.delivery_response_timeout_seconds,
-                         watch=stores.watch, activity=stores.activity or NoActivity(), clock=self._clock)
+                         watch=stores.watch, clock=self._clock)
 
     @cached_property
     def console_reader(self) -> ConsoleReader:

@@ -238,8 +238,9 @@ class Settings:
         connector_base_path: base path of the served definition, default ``/api``
             (``CONNECTOR_BASE_PATH``; host.json's route prefix, or a gateway's path).
 
-    The poll timer's schedule is not here: the timer binding reads the ``POLL_SCHEDULE`` app
-    setting itself (``%POLL_SCHEDULE%``), so it must be set (``0 */1 * * * *``: every minute).
+        poll_interval_seconds: the time between two poll timer ticks, read from the timer's
+            NCRONTAB schedule (``POLL_SCHEDULE``, default ``0 */1 * * * *``: 60 s). The timer binding
+            reads the schedule itself (``%POLL_SCHEDULE%``); the poller sizes its lease from it.
     """
 
     storage: StorageConnection | None = None
@@ -254,6 +255,7 @@ class Settings:
     callback_ca_bundle: str | None = None
     connector_host: str | None = None
     connector_base_path: str = "/api"
+    poll_interval_seconds: float = 60.0
 
     def require_storage(self) -> StorageConnection:
         """The storage connection; raises ``StorageNotConfiguredError`` (a SettingsError) when unset."""
@@ -316,7 +318,32 @@ class Settings:
             callback_ca_bundle=text("CALLBACK_CA_BUNDLE") or None,
             connector_host=text("CONNECTOR_HOST") or None,
             connector_base_path="/" + text("CONNECTOR_BASE_PATH", "/api").strip("/"),
+            poll_interval_seconds=poll_interval(text("POLL_SCHEDULE", DEFAULT_POLL_SCHEDULE)),
         )
+
+
+DEFAULT_POLL_SCHEDULE = "0 */1 * * * *"
+
+
+def poll_interval(schedule: str) -> float:
+    """Seconds between ticks of a regular NCRONTAB ``schedule`` (six fields: second, minute, hour,
+    day, month, weekday): ``*/n`` or ``n`` in the seconds, minutes or hours field with every larger
+    field ``*`` (e.g. ``0 */5 * * * *`` → 300). Raises SettingsError for other shapes: the lease
+    bound the README states needs a regular interval."""
+    fields = schedule.split()
+    if len(fields) != 6 or any(f != "*" for f in fields[3:]):
+        raise SettingsError(f"POLL_SCHEDULE must be a regular six-field NCRONTAB schedule such as "
+                            f"'0 */1 * * * *', got {schedule!r}")
+    unit = 1.0
+    for value, span in zip(fields[:3], (60, 60, 24), strict=True):
+        if value.startswith("*/") and value[2:].isdigit() and 0 < int(value[2:]) <= span:
+            return unit * int(value[2:])
+        if value == "*":
+            return unit
+        if not value.isdigit():
+            break
+        unit *= span
+    raise SettingsError(f"POLL_SCHEDULE must repeat at a regular interval (e.g. '0 */1 * * * *'), got {schedule!r}")
 
 
 def _customer_insights(text: Callable[..., str], number: Callable[..., float]) -> CustomerInsightsSettings:

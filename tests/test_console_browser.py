@@ -111,7 +111,7 @@ def test_page_renders_the_sample_instance(app_host, receiver, page):
     row = instance_row(page)
     playwright_api.expect(row).to_contain_text("OK")
     playwright_api.expect(row).to_contain_text("just now")
-    playwright_api.expect(row).to_contain_text("3 calls, 0 failed")  # dataSources, workflow status, segments
+    playwright_api.expect(row).to_contain_text("2 calls, 0 failed")  # the job history, segments
     playwright_api.expect(row).to_contain_text("1 × Data source refresh fails")
     subscriptions = page.locator("table.subscriptions tbody tr")
     playwright_api.expect(subscriptions).to_have_count(2)
@@ -138,7 +138,7 @@ def test_refresh_failure_appears_after_a_poll(app_host, receiver, ci_sim, page):
     receiver.wait_for(name)
     page.get_by_role("button", name="Refresh").click()
     playwright_api.expect(latest).to_contain_text("Data source refresh fails — Loyalty program · failed")
-    playwright_api.expect(page.locator("table.subscriptions")).to_contain_text("HTTP 202")
+    playwright_api.expect(page.locator("table.subscriptions")).to_contain_text("sent")
     shoot(page, "console-after-failed-refresh")
     page.set_viewport_size(PHONE)
     shoot(page, "console-after-failed-refresh-phone")
@@ -146,14 +146,14 @@ def test_refresh_failure_appears_after_a_poll(app_host, receiver, ci_sim, page):
 
 def test_ci_failure_is_a_problem_listed_first(app_host, receiver, ci_sim, page):
     subscribe(app_host, receiver, "dataSourceRefreshFailed", flow())
-    ci_sim.control.add_fault(r"/datasources", 500)
+    ci_sim.control.add_fault(r"/jobs$", 500, times=10)
     poll_now(app_host)
     signed_in(page, app_host)
     row = page.locator("table.instances tbody tr").first
     playwright_api.expect(row).to_contain_text(INSTANCE)
     playwright_api.expect(row).to_contain_text("Problem")
-    playwright_api.expect(row).to_contain_text("last poll could not read dataSources from CI")
-    playwright_api.expect(row).to_contain_text("1 of 2 CI calls failed in the last hour")  # dataSources, status
+    playwright_api.expect(row).to_contain_text("last poll could not read jobs from CI")
+    playwright_api.expect(row).to_contain_text("1 of 1 CI calls failed in the last hour")  # the job history
 
 
 def test_dead_letter_replayed_from_the_page_is_delivered(app_host, receiver, page):

@@ -57,9 +57,16 @@ def app_settings(mode: str) -> dict[str, str]:
 
 
 def evaluated(settings: dict[str, str]) -> dict[str, str]:
-    """Literal values as they are; expressions as a stand-in value a deployment would give."""
-    return {name: value if not value.startswith("[") else "00000000-0000-4000-8000-000000000000"
-            for name, value in settings.items()}
+    """Literal values as they are; a parameter with a default as that default; other expressions as
+    a stand-in value a deployment would give."""
+    def value_of(value: str) -> str:
+        parameter = re.fullmatch(r"\[parameters\('(\w+)'\)\]", value)
+        default = TEMPLATE["parameters"].get(parameter.group(1), {}).get("defaultValue") if parameter else None
+        if isinstance(default, str) and default and not default.startswith("["):
+            return default
+        return value if not value.startswith("[") else "00000000-0000-4000-8000-000000000000"
+
+    return {name: value_of(value) for name, value in settings.items()}
 
 
 @functools.cache

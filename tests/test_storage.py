@@ -11,34 +11,18 @@ import base64
 import json
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from ciconnector.errors import ConcurrentChange, RecordNotFound
-from ciconnector.services import Stores
 from ciconnector.storage import chunks, clients
-from ciconnector.storage.connection import CONNECTION_STRING, IDENTITY
 from ciconnector.storage.deliveries import (
-    DELIVERED,
-    RETRYING,
     DeadLetter,
     DeadLetterNotFoundError,
-    DeliveryInProgressError,
-    DeliveryNotFoundError,
 )
 from ciconnector.storage.queues import QueueSender
 from ciconnector.storage.subscriptions import Owner, Subscription, SubscriptionNotFoundError
-from ciconnector.storage.watch import InstanceNotWatchedError
-from tests.fixtures.azurite import connection_in
-
-MEMORY = "memory"
-
-
-@pytest.fixture(params=(MEMORY, CONNECTION_STRING, IDENTITY))
-def stores(request: pytest.FixtureRequest) -> Stores:
-    """One implementation of every store (Azurite is started only for the Table modes)."""
-    return Stores.memory() if request.param == MEMORY else Stores.tables(connection_in(request.param, request))
 
 
 def new_id() -> str:
@@ -128,41 +112,6 @@ def test_subscription_update_starts_over_when_a_concurrent_writer_wins(stores):
         store.update(sub.instance_id, sub.subscription_id, always_contended)
 
 
-def test_watch_lease_excludes_a_second_poller_and_commit_needs_the_lease(stores):
-    watch = stores.watch
-    instance = new_id()
-    with pytest.raises(InstanceNotWatchedError):
-        watch.load(instance)
-    watch.watch(instance)
-    watch.watch(instance)
-    assert instance in watch.list_watched()
-    record = watch.load(instance)
-    assert record.state == "" and record.lease_until is None
-    lease = watch.acquire_lease(record, seconds=60)
-    with pytest.raises(ConcurrentChange):
-        watch.acquire_lease(record, seconds=60)  # stale ETag
-    with pytest.raises(ConcurrentChange):
-        watch.acquire_lease(watch.load(instance), seconds=60)  # live lease
-    later = datetime.now(timezone.utc) + timedelta(seconds=61)
-    taken_over = watch.acquire_lease(watch.load(instance), seconds=60, now=later)  # the first lease expired
-    with pytest.raises(ConcurrentChange):
-        watch.renew_lease(lease, seconds=60)
-    with pytest.raises(ConcurrentChange):
-        watch.commit(lease, "state of the poller that lost its lease")
-    renewed = watch.renew_lease(taken_over, seconds=60, now=later)
-    committed = watch.commit(renewed, "x" * 100_000)
-    assert watch.load(instance).state == "x" * 100_000 and watch.load(instance).lease_until is None
-    committed = watch.commit(committed, "small")
-    assert watch.load(instance).state == "small"
-    watch.watch(instance)  # a subscribe while a poller found no subscriptions...
-    with pytest.raises(ConcurrentChange):
-        watch.unwatch(committed)  # ...keeps the instance watched
-    assert watch.load(instance).state == "small", "watch keeps the state"
-    watch.unwatch(watch.load(instance))
-    assert instance not in watch.list_watched()
-    watch.unwatch(committed)  # already gone: nothing to do
-
-
 def test_chunks_round_trip_and_overflow():
     text = "é" * (chunks.CHUNK_CHARS * 2 + 5)
     props = chunks.split("State", text)
@@ -170,39 +119,6 @@ def test_chunks_round_trip_and_overflow():
     assert chunks.join("State", {}) == ""
     with pytest.raises(chunks.ChunkOverflowError):
         chunks.split("State", "x" * (chunks.CHUNK_CHARS * chunks.MAX_CHUNKS + 1))
-
-
-def test_delivery_claim_is_exclusive_until_stale_and_final_is_final(stores):
-    store = stores.deliveries
-    sub, event = new_id(), new_id()
-    with pytest.raises(DeliveryNotFoundError):
-        store.get(sub, event)
-    record = store.claim(sub, event, "inst", attempt=0, stale_after=30)
-    with pytest.raises(DeliveryInProgressError):
-        store.claim(sub, event, "inst", attempt=0, stale_after=30)
-    taken_over = store.claim(sub, event, "inst", attempt=0, stale_after=0)  # the first worker is presumed dead
-    with pytest.raises(ConcurrentChange):
-        store.settle(record, status=DELIVERED)  # the dead worker's write loses
-    retrying = store.settle(taken_over, status=RETRYING, status_code=503, error="HTTP 503")
-    assert retrying.attempts == 1 and store.get(sub, event).status == RETRYING
-    assert (store.get(sub, event).last_status_code, store.get(sub, event).last_error) == (503, "HTTP 503")
-    with pytest.raises(ConcurrentChange):
-        store.claim(sub, event, "inst", attempt=0, stale_after=30)  # a re-emitted copy is stale
-    again = store.claim(sub, event, "inst", attempt=1, stale_after=30)
-    assert store.settle(again, status=DELIVERED, status_code=202).attempts == 2
-    with pytest.raises(ConcurrentChange):
-        store.claim(sub, event, "inst", attempt=2, stale_after=30)  # final
-
-
-def test_a_retry_of_a_delivery_that_was_reset_is_stale(stores):
-    store = stores.deliveries
-    sub, event = new_id(), new_id()
-    store.settle(store.claim(sub, event, "inst", attempt=0, stale_after=30), status=RETRYING)
-    store.reset(sub, event)  # a dead letter replayed: the chain starts again at attempt 0
-    with pytest.raises(ConcurrentChange):
-        store.claim(sub, event, "inst", attempt=1, stale_after=30)
-    assert store.claim(sub, event, "inst", attempt=0, stale_after=30).attempts == 0
-    store.reset(new_id(), new_id())  # unknown: nothing to do
 
 
 def test_dead_letters_round_trip(stores):

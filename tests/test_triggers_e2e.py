@@ -128,7 +128,7 @@ def test_data_source_refresh_failed(app_host, receiver, ci_sim):
     body = note.body
     assert body["trigger"] == "dataSourceRefreshFailed" and body["isTest"] is False
     assert body["subjectId"] == loyalty and body["subjectName"] == "Loyalty program"
-    assert body["outcome"] == "failed" and body["status"] == "updateFailed" and body["failedStage"] == "ingestion"
+    assert body["outcome"] == "failed" and body["status"] == "failed" and body["failedStage"] == "ingestion"
     assert body["errorMessage"] == "The source storage account refused the connection."
     assert body["errorCode"] == body["errors"][0]["errorCode"] == "datasourceIngestionUnexpectedError"
     assert body["errors"][0]["message"] == body["errorMessage"]

@@ -31,13 +31,13 @@ class ConsoleCommands:
         self._deliverer = deliverer
 
     def enable(self, instance_id: str, subscription_id: str) -> None:
-        """Enable a subscription and clear its 404 count; the instance is watched first, as subscribe
-        does, since a poll that saw only disabled subscriptions may have stopped watching it. Raises
+        """Enable a subscription and clear its 404 count, then watch the instance, as subscribe does:
+        the new subscription generation makes the next poll read the subscriptions, and re-activates
+        an instance a poll stopped watching when it saw only disabled ones. Raises
         ``SubscriptionNotFoundError`` when there is no such subscription."""
         instance_id, subscription_id = instance_id.lower(), subscription_id.lower()
-        self._subscriptions.get(instance_id, subscription_id)  # raises SubscriptionNotFoundError (404)
-        self._watch.watch(instance_id)
         self._subscriptions.update(instance_id, subscription_id, lambda s: replace(s, enabled=True, not_found_count=0))
+        self._watch.watch(instance_id)
 
     def replay_all(self, instance_id: str) -> dict[str, int]:
         """Replay every dead letter of the instance; letters whose subscription is gone stay."""

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Protocol
 
 from ..storage.activity import CallCounts, DeliveryActivity, PollActivity
-from ..storage.deliveries import DEAD, DELIVERED, RETRYING, SENDING, DeadLetter
+from ..storage.deliveries import DEAD, DELIVERED, RETRYING, SENT, DeadLetter
 from ..storage.subscriptions import Subscription
 from ..webhooks.subscribing import describe
 
@@ -46,7 +46,7 @@ class ActivityReader(Protocol):
 
     def instances(self) -> list[str]: ...
     def read(self, instance_id: str) -> tuple[PollActivity | None, CallCounts, dict[str, DeliveryActivity]]: ...
-    def delivery_counts(self, subscription_id: str) -> Counter[str]: ...
+    def delivery_summary(self, subscription_id: str) -> tuple[Counter[str], DeliveryActivity | None]: ...
 
 
 class NoActivityRecorded:
@@ -58,8 +58,8 @@ class NoActivityRecorded:
     def read(self, instance_id: str) -> tuple[PollActivity | None, CallCounts, dict[str, DeliveryActivity]]:
         return None, CallCounts(), {}
 
-    def delivery_counts(self, subscription_id: str) -> Counter[str]:
-        return Counter()
+    def delivery_summary(self, subscription_id: str) -> tuple[Counter[str], DeliveryActivity | None]:
+        return Counter(), None
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,16 @@ class SubscriptionView:
 
     @property
     def failing(self) -> bool:
-        """Whether the callback's last answer was not a success."""
-        answer = self.last_delivery
-        return answer is not None and not (answer.status_code is not None and 200 <= answer.status_code < 300)
+        """Whether the last delivery failed (being retried, or given up on)."""
+        last = self.last_delivery
+        return last is not None and last.status in (RETRYING, DEAD)
 
     def to_dict(self) -> dict[str, Any]:
+        """``delivered`` counts ``sent`` records (a 2xx writes nothing after the claim, so a send in
+        progress is among them) and ``delivered`` ones of older versions."""
         return {**describe(self.subscription), "disabledReason": self.disabled_reason,
                 "lastDelivery": _delivery_json(self.last_delivery),
-                "delivered": self.counts[DELIVERED], "retrying": self.counts[RETRYING] + self.counts[SENDING],
+                "delivered": self.counts[SENT] + self.counts[DELIVERED], "retrying": self.counts[RETRYING],
                 "deadLettered": self.counts[DEAD]}
 
 
@@ -175,11 +177,11 @@ class ConsoleReader:
         return Overview(now, tuple(views), connector)
 
     def _instance(self, instance_id: str, watched: bool, now: datetime) -> InstanceView:
-        poll, calls, deliveries = self._activity.read(instance_id)
+        poll, calls, _ = self._activity.read(instance_id)
         subscriptions = tuple(
-            SubscriptionView(s, deliveries.get(s.subscription_id), self._activity.delivery_counts(s.subscription_id),
-                             None if s.enabled else self._disabled_reason(s))
-            for s in sorted(self._subscriptions.list_for_instance(instance_id), key=lambda s: s.created_at))
+            SubscriptionView(s, last, counts, None if s.enabled else self._disabled_reason(s))
+            for s in sorted(self._subscriptions.list_for_instance(instance_id), key=lambda s: s.created_at)
+            for counts, last in [self._activity.delivery_summary(s.subscription_id)])
         letters = tuple(sorted(self._dead_letters.list_for_instance(instance_id), key=lambda d: d.dead_at,
                                reverse=True))
         lag = now - poll.complete_at if poll and poll.complete_at else None
@@ -209,6 +211,8 @@ def _problems(watched: bool, poll: PollActivity | None, calls: CallCounts, subsc
         problems.append("last poll could not save its state")
     if calls.failures:
         problems.append(f"{calls.failures} of {calls.calls} CI calls failed in the last hour")
+    for gap in poll.gaps if poll is not None else ():
+        problems.append(f"job history gap, outcomes may be missing: {gap}")
     if letters:
         problems.append(f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''}")
     disabled = sum(1 for s in subscriptions if not s.subscription.enabled)
@@ -225,4 +229,4 @@ def _delivery_json(delivery: DeliveryActivity | None) -> dict[str, Any] | None:
         return None
     return {"eventId": delivery.event_id, "trigger": delivery.trigger, "isTest": delivery.is_test,
             "subject": delivery.subject, "outcome": delivery.outcome, "at": delivery.at.isoformat(),
-            "statusCode": delivery.status_code, "error": delivery.error}
+            "status": delivery.status, "statusCode": delivery.status_code, "error": delivery.error}

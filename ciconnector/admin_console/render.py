@@ -11,6 +11,8 @@ from html import escape
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
+from ..storage.activity import DeliveryActivity
+from ..storage.deliveries import DEAD, DELIVERED, DROPPED, RETRYING, SENT
 from ..storage.subscriptions import Owner
 from ..trigger_kinds import CATALOG
 from .overview import ConnectorLink, InstanceView, Overview, SubscriptionView
@@ -121,10 +123,7 @@ def _subscription_row(view: SubscriptionView, now: datetime) -> str:
     event_text = "none" if last is None else (
         f'{"test" if last.is_test else escape(_kind(last.trigger))}{_subject(last.subject, last.outcome)}'
         f'<br><code class="id">{escape(last.event_id)}</code>')
-    answer = "none" if last is None else (
-        f'{_time(last.at, now)} · ' + (f'<span class="{"good-text" if not view.failing else "bad-text"}">'
-                                        f'HTTP {last.status_code}</span>' if last.status_code is not None else
-                                        f'<span class="bad-text">{escape(last.error or "no answer")}</span>'))
+    answer = "none" if last is None else f'{_time(last.at, now)} · {_delivery_state(last)}'
     actions = [f'<button type="button" data-action="test" data-instance="{iid}" data-id="{sid}" '
                f'data-confirm="Send a test notification (isTest: true) to subscription {sid[:8]}?">Send test</button>']
     if not s.enabled:
@@ -143,6 +142,17 @@ def _subscription_row(view: SubscriptionView, now: datetime) -> str:
             f'<td data-label="Delivered / retrying / dead">{described["delivered"]} / {described["retrying"]} / '
             f'{described["deadLettered"]}</td>'
             f'<td data-label="Actions" class="actions">{"".join(actions)}</td></tr>')
+
+
+def _delivery_state(last: DeliveryActivity) -> str:
+    """Where the last delivery stands: sent (the happy path records no answer), or the failure
+    and what happens next."""
+    if last.status in (SENT, DELIVERED):
+        return '<span class="good-text">sent</span>' if last.status_code is None else \
+            f'<span class="good-text">HTTP {last.status_code}</span>'
+    answer = f"HTTP {last.status_code}" if last.status_code is not None else (last.error or "no answer")
+    state = {RETRYING: "retrying", DEAD: "dead-lettered", DROPPED: "dropped"}.get(last.status, last.status)
+    return f'<span class="bad-text">{escape(answer)}</span> · {escape(state)}'
 
 
 def _owner(owner: Owner | None) -> str:

@@ -1,15 +1,32 @@
-"""Delivering one notification: send, then record, retry later, disable or dead-letter.
+"""Delivering one notification: send, then record a failure, retry later, disable or dead-letter.
 
 Outcomes of a POST to the callback URL:
 
-* 2xx: delivered.
+* 2xx: delivered. Nothing more is written: the claim already says ``sent`` (only a subscription
+  whose 404 count was not zero has it reset).
 * 410 Gone: the flow is gone; the subscription is removed.
 * 404: counted on the subscription; after ``disable_after_not_found`` in a row it is disabled and
   the notification dead-lettered; before that it is retried like a transient failure.
-* 408, 429, 5xx, timeouts, connection errors: retried on the :class:`RetrySchedule` (re-enqueued
+* 408, 425, 429, 5xx, timeouts, connection errors: retried on the :class:`RetrySchedule` (re-enqueued
   with a visibility delay, ``Retry-After`` honoured), then dead-lettered.
 * any other status (400, 401, 403, 413, 3xx, …): the flow refused the notification; dead-lettered
   at once, as retrying cannot help. An admin can replay dead letters.
+
+Cost: a new event's message from the poller carries the callback URL, so the happy path is one
+Table round trip (the claim, which creates the record) and the POST. Messages without it (test
+notifications, replays, older messages) and retries read the subscription first.
+
+One attempt at a time, even for a receiver slower than the send timeout: the claim names the one
+queue message that may send the current attempt (status ``sent``, its ``MessageId``), and the
+record changes hands only from ``retrying`` to that attempt's retry message. Any other message for
+the same (subscription, event) (a poll repeated after a crash, a fan-out redone, a retry racing
+another copy) finds someone else's ``sent`` or another attempt number and is dropped without a
+POST. That is safe because the message holding the claim always ends its attempt: it succeeds
+(``sent`` stands), records a failure and queues the next attempt, or dies; then Queue Storage makes
+that same message visible again once its worker stopped extending its visibility, and it sends
+again under the same claim. While a worker runs, the Functions host keeps its message invisible, so
+no second copy of the attempt runs beside it; the only repeat is that redelivery after a crash (the
+at-least-once window receivers dedupe by ``webhook-id``, the event id).
 """
 from __future__ import annotations
 
@@ -18,14 +35,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol
 
-from ..errors import ConcurrentChange
-from ..storage.activity import ActivityRecorder, NoActivity
-from ..storage.deliveries import DEAD, DELIVERED, DROPPED, RETRYING, DeadLetter, DeliveryInProgressError, DeliveryRecord
+from ..errors import ConcurrentChange, StorageUnavailable
+from ..storage.deliveries import (
+    DEAD,
+    DELIVERED,
+    DROPPED,
+    RETRYING,
+    DeadLetter,
+    DeliveryRecord,
+    EventSummary,
+    RetryNotQueued,
+)
 from ..storage.queues import DELIVERY_QUEUE
 from ..storage.subscriptions import Subscription, SubscriptionNotFoundError
 from ..timeutil import utc_now
 from ..webhooks.subscribing import Watching
-from .message import DeliveryMessage, MessageQueue
+from .message import DeliveryMessage, FanoutMessage, MessageQueue
 from .schedule import RetrySchedule
 from .sender import CallbackAnswer
 
@@ -52,8 +77,8 @@ class DeliverySubscriptions(Protocol):
 class DeliveryRecords(Protocol):
     """Claims and outcomes per (subscription, event) (``DeliveryStore`` or ``MemoryDeliveryStore``)."""
 
-    def claim(self, subscription_id: str, event_id: str, instance_id: str, *, attempt: int,
-              stale_after: float) -> DeliveryRecord: ...
+    def claim(self, subscription_id: str, event_id: str, instance_id: str, *, attempt: int, message_id: str,
+              about: EventSummary | None = None) -> DeliveryRecord: ...
     def settle(self, record: DeliveryRecord, *, status: str, status_code: int | None = None,
                error: str | None = None) -> DeliveryRecord: ...
     def reset(self, subscription_id: str, event_id: str) -> None: ...
@@ -69,8 +94,9 @@ class DeadLetters(Protocol):
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """What handling one delivery message did: ``status`` is a delivery status, ``duplicate`` (already
-    handled) or ``deferred`` (another worker is sending it; the message comes back later)."""
+    """What handling one delivery message did: ``status`` is a delivery status (``delivered`` for a
+    2xx, though the record keeps saying ``sent``) or ``duplicate`` (another message has or had this
+    attempt: nothing was sent)."""
 
     status: str
     status_code: int | None = None
@@ -82,10 +108,8 @@ class Deliverer:
 
     def __init__(self, *, subscriptions: DeliverySubscriptions, deliveries: DeliveryRecords,
                  dead_letters: DeadLetters, queues: MessageQueue, sender: Callbacks, schedule: RetrySchedule,
-                 disable_after_not_found: int, send_timeout: float, watch: Watching,
-                 activity: ActivityRecorder = NoActivity(), clock: Callable[[], datetime] = utc_now):
+                 disable_after_not_found: int, watch: Watching, clock: Callable[[], datetime] = utc_now):
         self._subscriptions = subscriptions
-        self._activity = activity  # what the admin console shows: each subscription's last answer
         self._watch = watch
         self._deliveries = deliveries
         self._dead_letters = dead_letters
@@ -93,48 +117,63 @@ class Deliverer:
         self._sender = sender
         self._schedule = schedule
         self._disable_after = disable_after_not_found
-        # a send of the same attempt that started less than this ago may still await its answer:
-        # a duplicate message waits for it rather than sending a second copy in parallel
-        self._stale_after = send_timeout + 15
         self._clock = clock
 
-    def deliver(self, message: DeliveryMessage) -> DeliveryOutcome:
-        """Handle one delivery message: send it unless another copy did or does, and record the outcome."""
+    def fan_out(self, message: FanoutMessage) -> int:
+        """Queue the first attempt of every (event, recipient) of a fan-out message; how many.
+
+        A crash midway is harmless: the fan-out message comes back and is fanned out again, and the
+        claim drops the copies of deliveries already queued (they have other queue message ids).
+        """
+        deliveries = message.deliveries()
+        for delivery in deliveries:
+            self._queues.send(DELIVERY_QUEUE, delivery.to_dict())
+        return len(deliveries)
+
+    def deliver(self, message: DeliveryMessage, *, message_id: str) -> DeliveryOutcome:
+        """Handle one delivery message, ``message_id`` being its queue message id: send it unless
+        another message has this attempt, and record a failure."""
         try:
             record = self._deliveries.claim(message.subscription_id, message.event_id, message.instance_id,
-                                            attempt=message.attempt, stale_after=self._stale_after)
-        except DeliveryInProgressError:
-            # a duplicate message while another worker sends: look again once that send is over or stale
-            self._queues.send(DELIVERY_QUEUE, message.to_dict(), delay_seconds=self._stale_after)
-            return DeliveryOutcome("deferred", retry_in=self._stale_after)
+                                            attempt=message.attempt, message_id=message_id,
+                                            about=EventSummary.of(message.notification))
+        except RetryNotQueued as lost:
+            retry = replace(message, attempt=lost.record.attempts, callback_url=None, not_found_count=0)
+            self._queues.send(DELIVERY_QUEUE, retry.to_dict())
+            logger.info("queued the retry of event %s for subscription %s that a crashed worker had recorded",
+                        message.event_id, message.subscription_id)
+            return DeliveryOutcome(RETRYING, retry_in=0)
         except ConcurrentChange:
             return DeliveryOutcome("duplicate")
-        try:
-            subscription = self._subscriptions.get(message.instance_id, message.subscription_id)
-        except SubscriptionNotFoundError:
-            self._settle(record, status=DROPPED, error="subscription removed")
-            return DeliveryOutcome(DROPPED)
-        if not subscription.enabled:
-            return self._dead_letter(message, record, "subscription is disabled", None)
+        url, not_found = (message.callback_url, message.not_found_count) if message.attempt == 0 else (None, 0)
+        if url is None:
+            try:
+                subscription = self._subscriptions.get(message.instance_id, message.subscription_id)
+            except SubscriptionNotFoundError:
+                self._settle(record, status=DROPPED, error="subscription removed")
+                return DeliveryOutcome(DROPPED)
+            if not subscription.enabled:
+                return self._dead_letter(message, record, "subscription is disabled", None)
+            url, not_found = subscription.callback_url, subscription.not_found_count
 
-        answer = self._sender.post(subscription.callback_url, message.notification, event_id=message.event_id)
-        self._activity.delivery_answered(message, answer)
+        answer = self._sender.post(url, message.notification, event_id=message.event_id)
         code = answer.status_code
-        log_target = f"subscription {subscription.subscription_id} (instance {subscription.instance_id})"
+        log_target = f"subscription {message.subscription_id} (instance {message.instance_id})"
         if code is not None and 200 <= code < 300:
-            self._settle(record, status=DELIVERED, status_code=code)
-            if subscription.not_found_count:
-                self._update_subscription(subscription, lambda s: replace(s, not_found_count=0))
+            if not_found:
+                self._clear_not_found(message)
             logger.info("delivered event %s to %s", message.event_id, log_target)
             return DeliveryOutcome(DELIVERED, code)
         if code == 410:
-            self._subscriptions.delete(subscription.instance_id, subscription.subscription_id)
+            self._subscriptions.delete(message.instance_id, message.subscription_id)
+            self._watch.touch(message.instance_id)  # the next poll reads the subscriptions again
             self._settle(record, status=DROPPED, status_code=code, error="callback answered 410 Gone")
             logger.info("removed %s: its callback answered 410 Gone", log_target)
             return DeliveryOutcome(DROPPED, code)
         if code == 404:
-            updated = self._update_subscription(subscription, self._count_not_found)
+            updated = self._update_subscription(message, self._count_not_found)
             if updated is not None and not updated.enabled:
+                self._watch.touch(message.instance_id)  # the next poll reads the subscriptions again
                 logger.warning("disabled %s after %d answers 404", log_target, updated.not_found_count)
                 return self._dead_letter(message, record, "callback answered 404 repeatedly; subscription disabled",
                                          code)
@@ -149,21 +188,31 @@ class Deliverer:
             return self._dead_letter(message, record, f"retries exhausted; last error: {error}", answer.status_code)
         try:
             settled = self._deliveries.settle(record, status=RETRYING, status_code=answer.status_code, error=error)
-        except ConcurrentChange:  # another worker took the delivery over: its outcome counts
+        except ConcurrentChange:  # the record moved on (a replay reset it): its new chain counts
             return DeliveryOutcome("duplicate")
-        self._queues.send(DELIVERY_QUEUE, replace(message, attempt=settled.attempts).to_dict(), delay_seconds=delay)
+        # retries read the subscription (removed? disabled?), so the callback URL stays out of them
+        retry = replace(message, attempt=settled.attempts, callback_url=None, not_found_count=0)
+        self._queues.send(DELIVERY_QUEUE, retry.to_dict(), delay_seconds=delay)
         logger.info("delivery of event %s to subscription %s failed (%s); attempt %d in %.0fs",
                     message.event_id, message.subscription_id, error, record.attempts + 2, delay)
         return DeliveryOutcome(RETRYING, answer.status_code, delay)
 
     def _settle(self, record: DeliveryRecord, *, status: str, status_code: int | None = None,
                 error: str | None = None) -> None:
-        """Record a final outcome; a worker that took the delivery over meanwhile keeps its own."""
+        """Record a final outcome, unless the record moved on meanwhile (then its state stands)."""
         try:
             self._deliveries.settle(record, status=status, status_code=status_code, error=error)
         except ConcurrentChange:
-            logger.info("delivery of event %s was taken over by another worker; its outcome stands",
-                        record.event_id)
+            logger.info("delivery of event %s changed meanwhile; its new state stands", record.event_id)
+
+    def _clear_not_found(self, message: DeliveryMessage) -> None:
+        """A 2xx ends a run of 404s. Best effort: failing here would send the delivered notification
+        again, a worse outcome than a count left too high (the flow answering 2xx again resets it)."""
+        try:
+            self._update_subscription(message, lambda s: replace(s, not_found_count=0))
+        except (StorageUnavailable, ConcurrentChange) as exc:
+            logger.warning("could not reset the 404 count of subscription %s: %s", message.subscription_id,
+                           type(exc).__name__)
 
     def _count_not_found(self, subscription: Subscription) -> Subscription:
         """One more 404 in a row; disabled once there are ``disable_after_not_found`` of them."""
@@ -171,11 +220,11 @@ class Deliverer:
         return replace(subscription, not_found_count=count,
                        enabled=subscription.enabled and count < self._disable_after)
 
-    def _update_subscription(self, subscription: Subscription,
+    def _update_subscription(self, message: DeliveryMessage,
                              change: Callable[[Subscription], Subscription]) -> Subscription | None:
-        """Apply ``change`` to the stored subscription; None when it was removed meanwhile."""
+        """Apply ``change`` to the message's stored subscription; None when it was removed meanwhile."""
         try:
-            return self._subscriptions.update(subscription.instance_id, subscription.subscription_id, change)
+            return self._subscriptions.update(message.instance_id, message.subscription_id, change)
         except SubscriptionNotFoundError:
             return None
 
@@ -193,11 +242,12 @@ class Deliverer:
         ``DeadLetterNotFoundError``, or ``SubscriptionNotFoundError`` when its subscription is gone."""
         letter = self._dead_letters.get(instance_id, dead_letter_id)
         subscription = self._subscriptions.get(letter.instance_id, letter.subscription_id)
-        # watched first, as subscribe does: a poll that saw only disabled subscriptions may have
-        # unwatched the instance, and a re-enabled subscription must be polled again
-        self._watch.watch(letter.instance_id)
         if not subscription.enabled or subscription.not_found_count:
-            self._update_subscription(subscription, lambda s: replace(s, enabled=True, not_found_count=0))
+            self._subscriptions.update(subscription.instance_id, subscription.subscription_id,
+                                       lambda s: replace(s, enabled=True, not_found_count=0))
+        # after the change, as subscribe does: the next poll reads the subscriptions again, and an
+        # instance a poll stopped watching (it saw only disabled subscriptions) is watched again
+        self._watch.watch(letter.instance_id)
         message = DeliveryMessage(letter.instance_id, letter.subscription_id, letter.event_id, letter.notification)
         self._deliveries.reset(letter.subscription_id, letter.event_id)
         self._queues.send(DELIVERY_QUEUE, message.to_dict())

@@ -1,19 +1,12 @@
-"""What the admin console shows that the other stores do not keep: each instance's last poll and its
-CI calls in the last hour, and each subscription's last delivery attempt and the callback's answer.
+"""What the admin console shows about polls and deliveries: each instance's last poll and its CI
+calls in the last hour, read from the poller's state in the instance's watch row (``activity``,
+committed with every poll: :mod:`ciconnector.webhooks.poll_state`), so polls write nothing here;
+and each subscription's last delivery, read from the ``Deliveries`` records
+(:meth:`ActivityStore.delivery_summary`), so deliveries write nothing here.
 
-Table ``Activity``, PartitionKey = instance id, bounded by design:
-
-* ``poll``: the last poll (time, result, lists fetched and failed) and the last complete poll;
-* ``calls.NN``: CI calls and failures of polls in one 5-minute bucket; twelve slots are reused in a
-  ring (a slot whose bucket is older than an hour starts from zero), so an instance has 12 rows;
-* ``sub.<subscription id>``: the last delivery attempt of that subscription (one row each).
-
-Writes come from two hooks (:meth:`ActivityStore.poll_finished` in the poller,
-:meth:`ActivityStore.delivery_answered` in the deliverer). They never fail a poll or a delivery: a
-storage error is logged and dropped, as this is a view for people, not state the engine needs.
-:class:`NoActivity` is the default of both, so tests and fakes need no table. Polls of one instance
-are serialized by its lease, so the counters need no ETag; of two concurrent deliveries to one
-subscription the later write wins, which is what "last delivery" means.
+The ``Activity`` table older versions wrote (rows ``poll``, ``calls.NN``, ``sub.<subscription id>``)
+is neither read nor written any more. :meth:`ActivityRecorder.poll_finished` is kept, a no-op, so
+callers that still report polls need no change.
 """
 from __future__ import annotations
 
@@ -23,21 +16,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.core.exceptions import ResourceNotFoundError
 
+from ..timeutil import utc
 from .tables import DELIVERIES, TableStore
+from .watch import InstanceNotWatchedError, WatchStore
 
 logger = logging.getLogger(__name__)
 
 ACTIVITY = "Activity"
-POLL_ROW = "poll"
-CALLS_PREFIX = "calls."
+"""The table of older versions (no longer used)."""
 SUBSCRIPTION_PREFIX = "sub."
 BUCKET_MINUTES = 5
 BUCKETS = 12
 """Twelve 5-minute buckets: the last hour."""
 WINDOW = timedelta(minutes=BUCKET_MINUTES * BUCKETS)
+"""CI calls of buckets that started in the last hour are counted."""
+_DELIVERY_COLUMNS = ("RowKey", "Status", "UpdatedAt", "LastStatusCode", "LastError", "Trigger", "Subject",
+                     "EventOutcome", "IsTest")
+"""The columns of a ``Deliveries`` record the console reads (see ``DeliveryRecord.to_entity``)."""
 
 
 class PollOutcome(Protocol):
@@ -55,42 +52,16 @@ class PollOutcome(Protocol):
     def committed(self) -> bool: ...
 
 
-class DeliveryAttempt(Protocol):
-    """The delivery message that was sent (its ``DeliveryMessage``)."""
-
-    @property
-    def instance_id(self) -> str: ...
-    @property
-    def subscription_id(self) -> str: ...
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def notification(self) -> Mapping[str, Any]: ...
-
-
-class CallbackReply(Protocol):
-    """What the callback answered (its ``CallbackAnswer``)."""
-
-    @property
-    def status_code(self) -> int | None: ...
-    @property
-    def error(self) -> str | None: ...
-
-
 class ActivityRecorder(Protocol):
-    """The hooks the poller and the deliverer call."""
+    """The hook the poller calls."""
 
     def poll_finished(self, report: PollOutcome) -> None: ...
-    def delivery_answered(self, message: DeliveryAttempt, answer: CallbackReply) -> None: ...
 
 
 class NoActivity:
-    """Records nothing: the default recorder of the poller and the deliverer."""
+    """Records nothing: the poller's default recorder."""
 
     def poll_finished(self, report: PollOutcome) -> None:
-        """Nothing to record."""
-
-    def delivery_answered(self, message: DeliveryAttempt, answer: CallbackReply) -> None:
         """Nothing to record."""
 
 
@@ -105,6 +76,8 @@ class PollActivity:
     deliveries: int
     committed: bool
     complete_at: datetime | None
+    gaps: tuple[str, ...] = ()
+    """Job-history gaps noticed in the last day: outcomes there may be missing (see job_history)."""
 
     @property
     def ok(self) -> bool:
@@ -121,7 +94,10 @@ class CallCounts:
 
 @dataclass(frozen=True)
 class DeliveryActivity:
-    """A subscription's last delivery attempt: the event and the callback's answer."""
+    """A subscription's last delivery (its most recently updated ``Deliveries`` record): the event
+    and where its delivery stands. ``status`` is a delivery status: ``sent`` (POSTed; delivered
+    unless a failure is recorded), ``retrying``, ``dead``, ``dropped`` (or ``delivered``, from
+    older versions); ``status_code`` and ``error`` are the last failed attempt's."""
 
     subscription_id: str
     event_id: str
@@ -132,109 +108,93 @@ class DeliveryActivity:
     at: datetime
     status_code: int | None
     error: str | None
+    status: str = ""
 
 
 class ActivityStore:
-    """Reads and writes the ``Activity`` table; also counts delivery records by status."""
+    """Reads the poll activity from the watch rows and the delivery records by subscription."""
 
     def __init__(self, tables: TableStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self._tables = tables
+        self._watch = WatchStore(tables)
         self._clock = clock
 
-    @property
-    def _table(self):
-        return self._tables.table(ACTIVITY)
-
     def poll_finished(self, report: PollOutcome) -> None:
-        """Record a poll cycle that fetched from CI (the poller's hook)."""
-        now = self._clock()
-        row: dict[str, Any] = {"PartitionKey": report.instance_id, "RowKey": POLL_ROW, "At": now,
-                               "Fetched": ",".join(report.fetched), "Failed": ",".join(report.failed),
-                               "Deliveries": report.deliveries, "Committed": report.committed}
-        if not report.failed and report.committed:
-            row["CompleteAt"] = now
-        try:
-            self._table.upsert_entity(row, mode=UpdateMode.MERGE)
-            self._count_calls(report.instance_id, now, len(report.fetched) + len(report.failed), len(report.failed))
-        except AzureError as exc:
-            logger.warning("could not record the poll of instance %s: %s", report.instance_id, type(exc).__name__)
-
-    def delivery_answered(self, message: DeliveryAttempt, answer: CallbackReply) -> None:
-        """Record a delivery attempt and the callback's answer (the deliverer's hook)."""
-        note = message.notification
-        row: dict[str, Any] = {"PartitionKey": message.instance_id,
-                               "RowKey": SUBSCRIPTION_PREFIX + message.subscription_id,
-                               "EventId": message.event_id, "Trigger": _text(note, "trigger"),
-                               "IsTest": bool(note.get("isTest")),
-                               "Subject": _text(note, "subjectName", "subjectId"),
-                               "Outcome": _text(note, "outcome", "crossing", "status"), "At": self._clock(),
-                               "StatusCode": answer.status_code, "Error": (answer.error or "")[:500]}
-        try:
-            self._table.upsert_entity(row, mode=UpdateMode.REPLACE)
-        except AzureError as exc:
-            logger.warning("could not record a delivery to subscription %s: %s", message.subscription_id,
-                           type(exc).__name__)
-
-    def _count_calls(self, instance_id: str, now: datetime, calls: int, failures: int) -> None:
-        if not calls:
-            return
-        start = _bucket_start(now)
-        row_key = f"{CALLS_PREFIX}{(int(start.timestamp()) // (BUCKET_MINUTES * 60)) % BUCKETS:02d}"
-        try:
-            current = self._table.get_entity(instance_id, row_key)
-        except ResourceNotFoundError:
-            current = None
-        if current is not None and current.get("BucketStart") == start:
-            calls += int(current.get("Calls") or 0)
-            failures += int(current.get("Failures") or 0)
-        self._table.upsert_entity({"PartitionKey": instance_id, "RowKey": row_key, "BucketStart": start,
-                                   "Calls": calls, "Failures": failures}, mode=UpdateMode.REPLACE)
+        """Nothing to record: the poller commits its activity with its state."""
 
     def instances(self) -> list[str]:
-        """Every instance with recorded activity (instances no longer watched included)."""
-        return sorted({row["PartitionKey"] for row in self._table.list_entities(select=["PartitionKey"])})
+        """Every instance with a watch row (instances no longer watched included)."""
+        return sorted(self._watch.list_watched(include_inactive=True))
 
     def read(self, instance_id: str) -> tuple[PollActivity | None, CallCounts, dict[str, DeliveryActivity]]:
-        """An instance's last poll, CI calls in the last hour, and last delivery by subscription id
-        (one partition query)."""
-        since = self._clock() - WINDOW
-        poll, calls, failures, deliveries = None, 0, 0, {}
-        for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": instance_id}):
-            key = row["RowKey"]
-            if key == POLL_ROW:
-                poll = PollActivity(row["At"], _names(row.get("Fetched")), _names(row.get("Failed")),
-                                    int(row.get("Deliveries") or 0), bool(row.get("Committed")), row.get("CompleteAt"))
-            elif key.startswith(CALLS_PREFIX) and row["BucketStart"] > since:
-                calls += int(row.get("Calls") or 0)
-                failures += int(row.get("Failures") or 0)
-            elif key.startswith(SUBSCRIPTION_PREFIX):
-                subscription_id = key.removeprefix(SUBSCRIPTION_PREFIX)
-                deliveries[subscription_id] = DeliveryActivity(
-                    subscription_id, row.get("EventId", ""), row.get("Trigger", ""), bool(row.get("IsTest")),
-                    row.get("Subject", ""), row.get("Outcome", ""), row["At"], row.get("StatusCode"),
-                    row.get("Error") or None)
-        return poll, CallCounts(calls, failures), deliveries
-
-    def delivery_counts(self, subscription_id: str) -> Counter[str]:
-        """Delivery records of one subscription by status (``delivered``, ``retrying``, ``dead``, …):
-        one partition query of the ``Deliveries`` table, reading only the status."""
+        """An instance's last poll and CI calls in the last hour, from its watch row (one range
+        query; none when it has none); the third item, once the last delivery by subscription id,
+        stays empty: see :meth:`delivery_summary`."""
         try:
-            rows = self._tables.table(DELIVERIES).query_entities("PartitionKey eq @pk",
-                                                                  parameters={"pk": subscription_id},
-                                                                  select=["Status"])
-            return Counter(row["Status"] for row in rows)
+            state = self._watch.read(instance_id).state
+        except InstanceNotWatchedError:
+            state = {}
+        poll, calls = poll_activity(state, self._clock())
+        return poll, calls, {}
+
+    def delivery_summary(self, subscription_id: str) -> tuple[Counter[str], DeliveryActivity | None]:
+        """Delivery records of one subscription by status (``sent``, ``retrying``, ``dead``, …) and its
+        last delivery (the record updated last): one partition query of the ``Deliveries`` table,
+        reading only what the console shows."""
+        counts: Counter[str] = Counter()
+        last: Mapping[str, Any] | None = None
+        try:
+            rows = self._tables.table(DELIVERIES).query_entities(
+                "PartitionKey eq @pk", parameters={"pk": subscription_id}, select=list(_DELIVERY_COLUMNS))
+            for row in rows:
+                counts[row["Status"]] += 1
+                if row.get("UpdatedAt") and (last is None or row["UpdatedAt"] > last["UpdatedAt"]):
+                    last = row
         except ResourceNotFoundError:
-            return Counter()
+            return Counter(), None
+        if last is None:
+            return counts, None
+        return counts, DeliveryActivity(
+            subscription_id, last["RowKey"], last.get("Trigger") or "", bool(last.get("IsTest")),
+            last.get("Subject") or "", last.get("EventOutcome") or "", last["UpdatedAt"], last.get("LastStatusCode"),
+            last.get("LastError") or None, last["Status"])
 
 
-def _bucket_start(now: datetime) -> datetime:
-    return now.replace(minute=now.minute - now.minute % BUCKET_MINUTES, second=0, microsecond=0)
+GAPS_SHOWN_FOR = timedelta(days=1)
 
 
-def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(name for name in (text or "").split(",") if name)
+def poll_activity(state: Mapping[str, Any], now: datetime) -> tuple[PollActivity | None, CallCounts]:
+    """The last poll and the CI calls of buckets started in the hour before ``now``, from a watch
+    row's state (``state["activity"]``: ``at``, ``fetched``, ``failed``, ``deliveries``, ``committed``,
+    ``completeAt``, ``calls`` = {bucket start: [calls, failures]}); none and zero when it has none,
+    and when it is unreadable (logged)."""
+    activity = state.get("activity")
+    if not isinstance(activity, Mapping) or not activity.get("at"):
+        return None, CallCounts()
+    try:
+        complete = activity.get("completeAt")
+        gaps = tuple(f"{gap.get('reason')} (since {gap.get('since') or 'the first poll'})"
+                     for gap in (state.get("jobs") or {}).get("gaps") or ()
+                     if isinstance(gap, Mapping) and _moment(gap["noticedAt"]) > now - GAPS_SHOWN_FOR)
+        poll = PollActivity(_moment(activity["at"]), _names(activity.get("fetched")), _names(activity.get("failed")),
+                            int(activity.get("deliveries") or 0), bool(activity.get("committed")),
+                            _moment(complete) if complete else None, gaps)
+        since = now - WINDOW
+        calls = failures = 0
+        for start, (count, failed) in dict(activity.get("calls") or {}).items():
+            if _moment(start) > since:
+                calls += int(count)
+                failures += int(failed)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        logger.warning("poll activity is unreadable (%s)", exc)
+        return None, CallCounts()
+    return poll, CallCounts(calls, failures)
 
 
-def _text(notification: Mapping[str, Any], *names: str) -> str:
-    """The first of ``names`` the notification carries, as short text (what an admin reads)."""
-    return next((str(notification[name])[:200] for name in names if notification.get(name) is not None), "")
+def _moment(text: Any) -> datetime:
+    return utc(datetime.fromisoformat(str(text)))
+
+
+def _names(names: Any) -> tuple[str, ...]:
+    return tuple(str(name) for name in names or () if name)
+

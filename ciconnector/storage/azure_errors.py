@@ -7,6 +7,8 @@ Stores run each SDK call inside :func:`mapped`, so callers see only :mod:`ciconn
   for a read (``missing``), or :class:`~ciconnector.errors.ConcurrentChange` for a conditional write
   (the row vanished since it was read);
 * 412 ``ResourceModifiedError`` and 409 ``ResourceExistsError`` → ``ConcurrentChange``;
+* a ``TableTransactionError`` (an entity-group transaction failed as a whole) by the status of the
+  operation that failed, as above: 404 → ``missing``/``ConcurrentChange``, 409/412 → ``ConcurrentChange``;
 * any other ``AzureError`` (timeouts, 5xx, refused credentials) →
   :class:`~ciconnector.errors.StorageUnavailable` (503 with ``Retry-After``), logged by kind only.
 """
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableTransactionError
 
 from ..errors import ConcurrentChange, RecordNotFound, StorageUnavailable
 
@@ -32,6 +35,13 @@ def mapped(what: str, *, missing: Callable[[], RecordNotFound] | None = None) ->
         raise (missing() if missing else ConcurrentChange(what)) from None
     except (ResourceModifiedError, ResourceExistsError):
         raise ConcurrentChange(what) from None
+    except TableTransactionError as exc:
+        if exc.status_code == 404:
+            raise (missing() if missing else ConcurrentChange(what)) from None
+        if exc.status_code in (409, 412):
+            raise ConcurrentChange(what) from None
+        logger.error("storage failure on %s: %s %s", what, type(exc).__name__, exc.status_code)
+        raise StorageUnavailable() from exc
     except AzureError as exc:
         logger.error("storage failure on %s: %s", what, type(exc).__name__)
         raise StorageUnavailable() from exc

@@ -1,4 +1,9 @@
-"""Delivery records (one per event and subscription) and dead letters."""
+"""Delivery records (one per event and subscription) and dead letters.
+
+A record is written when a queue message claims the delivery (status ``sent``) and again only if
+the POST did not succeed (``retrying``, ``dead``, ``dropped``): a delivered notification costs one
+write. See :mod:`ciconnector.delivery.deliverer` for why one attempt runs at a time.
+"""
 from __future__ import annotations
 
 import json
@@ -15,32 +20,63 @@ from ..timeutil import utc_now
 from .azure_errors import mapped
 from .tables import DEAD_LETTERS, DELIVERIES, TableStore
 
-SENDING, RETRYING, DELIVERED, DROPPED, DEAD = "sending", "retrying", "delivered", "dropped", "dead"
-FINAL_STATUSES = frozenset({DELIVERED, DROPPED, DEAD})
+SENT, RETRYING, DELIVERED, DROPPED, DEAD = "sent", "retrying", "delivered", "dropped", "dead"
+"""``sent``: POSTed, or being POSTed by the queue message ``MessageId``; delivered unless a later
+write says otherwise. ``retrying``: the attempt failed, a retry is queued. ``dead``: given up on (a
+dead letter). ``dropped``: not sent, the subscription being gone. ``delivered``: records written
+before ``sent`` existed (a 2xx is no longer written)."""
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    """What the admin console shows of the event a record is about (taken from its notification)."""
+
+    trigger: str = ""
+    subject: str = ""
+    outcome: str = ""
+    is_test: bool = False
+
+    @classmethod
+    def of(cls, notification: Mapping[str, Any]) -> "EventSummary":
+        return cls(_text(notification, "trigger"), _text(notification, "subjectName", "subjectId"),
+                   _text(notification, "outcome", "crossing", "status"), bool(notification.get("isTest")))
+
+    def to_entity(self) -> dict[str, Any]:
+        entity = {"Trigger": self.trigger, "Subject": self.subject, "EventOutcome": self.outcome,
+                  "IsTest": self.is_test}
+        return {k: v for k, v in entity.items() if v}
+
+    @classmethod
+    def from_entity(cls, e: Mapping[str, Any]) -> "EventSummary":
+        return cls(e.get("Trigger") or "", e.get("Subject") or "", e.get("EventOutcome") or "", bool(e.get("IsTest")))
 
 
 @dataclass(frozen=True)
 class DeliveryRecord:
-    """The state of delivering one event to one subscription; PartitionKey = subscription id, RowKey = event id."""
+    """The state of delivering one event to one subscription; PartitionKey = subscription id, RowKey = event id.
+
+    ``attempts`` counts failed attempts; ``message_id`` is the queue message that claimed the
+    current attempt.
+    """
 
     subscription_id: str
     event_id: str
     instance_id: str
-    status: str = SENDING
+    status: str = SENT
     attempts: int = 0
     last_status_code: int | None = None
     last_error: str | None = None
     updated_at: datetime | None = None
+    message_id: str | None = None
+    about: EventSummary = EventSummary()
     etag: str | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
 
     def to_entity(self) -> dict[str, Any]:
         entity = {"PartitionKey": self.subscription_id, "RowKey": self.event_id, "InstanceId": self.instance_id,
                   "Status": self.status, "Attempts": self.attempts,
-                  "UpdatedAt": self.updated_at or utc_now()}
+                  "UpdatedAt": self.updated_at or utc_now(), **self.about.to_entity()}
+        if self.message_id:
+            entity["MessageId"] = self.message_id
         if self.last_status_code is not None:
             entity["LastStatusCode"] = self.last_status_code
         if self.last_error:
@@ -51,6 +87,7 @@ class DeliveryRecord:
     def from_entity(cls, e: Mapping[str, Any]) -> "DeliveryRecord":
         return cls(e["PartitionKey"], e["RowKey"], e.get("InstanceId", ""), e["Status"],
                    int(e.get("Attempts") or 0), e.get("LastStatusCode"), e.get("LastError"), e.get("UpdatedAt"),
+                   e.get("MessageId"), EventSummary.from_entity(e),
                    e.metadata.get("etag") if hasattr(e, "metadata") else None)
 
 
@@ -61,48 +98,58 @@ class DeliveryNotFoundError(RecordNotFound):
         super().__init__("DeliveryNotFound", "No such delivery.", field="eventId")
 
 
-class DeliveryInProgressError(ConcurrentChange):
-    """Another worker is sending this delivery right now (a race still running: look again later)."""
+class RetryNotQueued(ConcurrentChange):
+    """This very queue message recorded a retry and then died before queuing it: queue it now."""
 
-    def __init__(self, event_id: str):
-        super().__init__(f"delivery of event {event_id}")
+    def __init__(self, record: "DeliveryRecord"):
+        super().__init__(f"delivery of event {record.event_id}")
+        self.record = record
 
 
 class Claims(ABC):
     """``claim`` and ``settle`` for any delivery store with ``get``, ``_create`` and ``_write``."""
 
-    def claim(self, subscription_id: str, event_id: str, instance_id: str, *, attempt: int,
-              stale_after: float) -> DeliveryRecord:
-        """Mark the delivery as being sent by this worker, for its attempt number ``attempt``.
+    def claim(self, subscription_id: str, event_id: str, instance_id: str, *, attempt: int, message_id: str,
+              about: EventSummary | None = None) -> DeliveryRecord:
+        """Let queue message ``message_id`` send attempt number ``attempt`` (0 for a new event).
 
-        Raises :class:`DeliveryInProgressError` while another worker's send of the same attempt
-        started less than ``stale_after`` seconds ago (an older one is taken over), and
-        ``ConcurrentChange`` when the delivery is final or the record shows another attempt number
-        (a stale copy: an event re-emitted after a crash, or a retry of a chain that moved on or
-        was replayed) or another worker claimed it first.
+        * no record, ``attempt`` 0: creates it, status ``sent`` (one round trip; the common case);
+        * status ``sent`` by this very message: the message is back after its worker died, maybe
+          mid-POST; returned as it is (no write) to be sent again;
+        * status ``retrying`` after ``attempt`` failed attempts: taken over by this retry with one
+          ETag-conditional write (status ``sent``, this message id);
+        * status ``retrying`` written by this very message (it recorded the failure, then died
+          before queuing the retry): raises :class:`RetryNotQueued`, so the retry is queued now (a
+          retry queued twice is harmless: the second copy finds the first's claim);
+        * anything else (``sent`` by another message, a final status, another attempt number, no
+          record for a retry): raises ``ConcurrentChange``, the message is a duplicate or stale.
+
+        ``about`` (the event, for the console) is stored with a new record.
         """
         now = utc_now()
         if attempt == 0:
-            try:  # the common case, a new event: one round trip
-                return self._create(DeliveryRecord(subscription_id, event_id, instance_id, status=SENDING,
-                                                   updated_at=now))
+            try:
+                return self._create(DeliveryRecord(subscription_id, event_id, instance_id, status=SENT,
+                                                   updated_at=now, message_id=message_id,
+                                                   about=about or EventSummary()))
             except ConcurrentChange:
                 pass
         try:
             current = self.get(subscription_id, event_id)
-        except DeliveryNotFoundError:
+        except DeliveryNotFoundError:  # a retry of a chain reset by a replay
             raise ConcurrentChange(f"delivery of event {event_id}") from None
-        if current.is_final or current.attempts != attempt:
-            raise ConcurrentChange(f"delivery of event {event_id}")
-        if current.status == SENDING and current.updated_at and \
-                (now - current.updated_at).total_seconds() < stale_after:
-            raise DeliveryInProgressError(event_id)
-        return self._write(replace(current, status=SENDING, updated_at=now))
+        if current.status == SENT and current.message_id == message_id:
+            return current
+        if current.status == RETRYING and current.attempts == attempt:
+            return self._write(replace(current, status=SENT, message_id=message_id, updated_at=now))
+        if current.status == RETRYING and current.message_id == message_id and current.attempts == attempt + 1:
+            raise RetryNotQueued(current)
+        raise ConcurrentChange(f"delivery of event {event_id}")
 
     def settle(self, record: DeliveryRecord, *, status: str, status_code: int | None = None,
                error: str | None = None) -> DeliveryRecord:
-        """Record the outcome of one attempt (``attempts`` grows by one); raises ``ConcurrentChange``
-        if another worker took over."""
+        """Record the failed outcome of one attempt (``attempts`` grows by one); raises
+        ``ConcurrentChange`` if the record changed since ``record`` was read."""
         return self._write(replace(record, status=status, attempts=record.attempts + 1, last_status_code=status_code,
                                    last_error=error, updated_at=utc_now()))
 
@@ -220,3 +267,8 @@ class DeadLetterStore:
     def _letter(e: Mapping[str, Any]) -> DeadLetter:
         return DeadLetter(e["PartitionKey"], e["SubscriptionId"], e["EventId"], e.get("Reason", ""),
                           int(e.get("Attempts") or 0), json.loads(e.get("Notification") or "{}"), e["DeadAt"])
+
+
+def _text(notification: Mapping[str, Any], *names: str) -> str:
+    """The first of ``names`` the notification carries, as short text (what an admin reads)."""
+    return next((str(notification[name])[:200] for name in names if notification.get(name) is not None), "")

@@ -13,14 +13,12 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from ..errors import ConcurrentChange
-from ..timeutil import utc_now
+from ..errors import ConcurrentChange, StorageUnavailable
 from .deliveries import Claims, DeadLetter, DeadLetterNotFoundError, DeliveryNotFoundError, DeliveryRecord
 from .subscriptions import Subscription, SubscriptionNotFoundError, SubscriptionUpdates
-from .watch import InstanceNotWatchedError, Leasing, WatchRecord
+from .watch import WATCH_ROW, Op, RowMissing, StoredRow, WatchPartitions
 
 _etags = itertools.count(1)
 
@@ -70,60 +68,68 @@ class MemorySubscriptionStore(SubscriptionUpdates):
             return stored
 
 
-@dataclass(frozen=True)
-class _WatchRow:
-    state: str
-    etag: str
-    lease_until: datetime | None = None
+class MemoryWatchStore(WatchPartitions):
+    """Watch partitions in memory: the Table store's logic (:class:`WatchPartitions`) over rows in a
+    dict, each transaction applied atomically under the lock with a fresh ETag per written row.
 
-
-class MemoryWatchStore(Leasing):
-    """One row per watched instance, with the Table store's lease and ETag rules."""
+    Test hook: set ``fail_before_transaction = n`` and the next :meth:`commit` raises
+    ``injected_failure()`` (``StorageUnavailable`` by default) just before its ``n``-th (1-based)
+    transaction, as a crash or storage failure there would: the transactions before it stay
+    committed, nothing of it or after it is written. It fires once (in the first commit that has an
+    ``n``-th transaction), then resets to ``None``.
+    """
 
     def __init__(self) -> None:
-        self._rows: dict[str, _WatchRow] = {}
+        self._partitions: dict[str, dict[str, StoredRow]] = {}
         self._lock = threading.Lock()
+        self.fail_before_transaction: int | None = None
+        self.injected_failure: Callable[[], BaseException] = StorageUnavailable
 
-    def watch(self, instance_id: str) -> None:
+    def _before_commit_transaction(self, number: int) -> None:
+        if self.fail_before_transaction is not None and number == self.fail_before_transaction:
+            self.fail_before_transaction = None
+            raise self.injected_failure()
+
+    def _transact(self, instance_id: str, ops: Sequence[Op]) -> list[str]:
         with self._lock:
-            row = self._rows.get(instance_id)
-            self._rows[instance_id] = replace(row, etag=_etag()) if row else _WatchRow("", _etag())
+            rows = dict(self._partitions.get(instance_id, {}))
+            etags = []
+            for op in ops:
+                current = rows.get(op.row_key)
+                if op.kind in ("merge", "delete"):
+                    if current is None:
+                        if op.kind == "delete" and len(ops) == 1:
+                            return [""]
+                        raise RowMissing()
+                    if op.etag is not None and op.etag != current.etag:
+                        raise ConcurrentChange(f"watch state of instance {instance_id}")
+                elif op.kind == "create" and current is not None:
+                    raise ConcurrentChange(f"watch state of instance {instance_id}")
+                if op.kind == "delete":
+                    del rows[op.row_key]
+                    etags.append("")
+                    continue
+                written = {k: v for k, v in op.props.items() if v is not None}
+                if current is not None and op.kind in ("merge", "upsert"):
+                    written = {**current.props, **written}
+                rows[op.row_key] = StoredRow(op.row_key, written, _etag())
+                etags.append(rows[op.row_key].etag)
+            self._partitions[instance_id] = rows
+            return etags
 
-    def list_watched(self) -> list[str]:
+    def _query(self, instance_id: str, low: str, high: str) -> list[StoredRow]:
         with self._lock:
-            return sorted(self._rows)
+            rows = self._partitions.get(instance_id, {})
+            return [rows[key] for key in sorted(rows) if low <= key < high]
 
-    def load(self, instance_id: str) -> WatchRecord:
+    def _get(self, instance_id: str, row_key: str) -> StoredRow | None:
         with self._lock:
-            row = self._rows.get(instance_id)
-        if row is None:
-            raise InstanceNotWatchedError()
-        return WatchRecord(instance_id, row.state, row.etag, row.lease_until)
+            return self._partitions.get(instance_id, {}).get(row_key)
 
-    def renew_lease(self, lease: WatchRecord, *, seconds: float, now: datetime | None = None) -> WatchRecord:
-        until = (now or utc_now()) + timedelta(seconds=seconds)
-        row = self._replace(lease, lambda current: replace(current, lease_until=until))
-        return WatchRecord(lease.instance_id, lease.state, row.etag, until)
-
-    def commit(self, record: WatchRecord, state: str) -> WatchRecord:
-        row = self._replace(record, lambda _: _WatchRow(state, ""))
-        return WatchRecord(record.instance_id, state, row.etag, None)
-
-    def unwatch(self, record: WatchRecord) -> None:
+    def _instances(self, *, active_only: bool) -> list[str]:
         with self._lock:
-            row = self._rows.get(record.instance_id)
-            if row is not None and row.etag != record.etag:
-                raise ConcurrentChange(f"watch state of instance {record.instance_id}")
-            self._rows.pop(record.instance_id, None)
-
-    def _replace(self, record: WatchRecord, change: Callable[[_WatchRow], _WatchRow]) -> _WatchRow:
-        """The ETag-conditional write of ``change(current row)``, with a new ETag."""
-        with self._lock:
-            current = self._rows.get(record.instance_id)
-            if current is None or current.etag != record.etag:
-                raise ConcurrentChange(f"watch state of instance {record.instance_id}")
-            row = self._rows[record.instance_id] = replace(change(current), etag=_etag())
-            return row
+            return sorted(instance_id for instance_id, rows in self._partitions.items()
+                          if WATCH_ROW in rows and (rows[WATCH_ROW].props.get("Active") or not active_only))
 
 
 class MemoryDeliveryStore(Claims):
@@ -192,10 +198,15 @@ class MemoryDeadLetterStore:
 
 @dataclass(frozen=True)
 class QueuedMessage:
-    """A message put on a :class:`MemoryQueues` queue."""
+    """A message put on a :class:`MemoryQueues` queue; ``message_id`` is unique, as Queue Storage's
+    message ids are (the delivery function passes it to the deliverer)."""
 
     message: Mapping[str, Any]
     delay_seconds: float
+    message_id: str
+
+
+_message_ids = itertools.count(1)
 
 
 class MemoryQueues:
@@ -207,9 +218,16 @@ class MemoryQueues:
 
     def send(self, name: str, message: Mapping[str, Any], *, delay_seconds: float = 0) -> None:
         with self._lock:
-            self._queues.setdefault(name, []).append(QueuedMessage(dict(message), delay_seconds))
+            self._queues.setdefault(name, []).append(
+                QueuedMessage(dict(message), delay_seconds, f"memory-message-{next(_message_ids)}"))
 
     def take(self, name: str) -> list[QueuedMessage]:
         """Every message sent to ``name`` since the last take, oldest first (the queue is emptied)."""
         with self._lock:
             return self._queues.pop(name, [])
+
+    def redeliver(self, name: str, queued: QueuedMessage) -> None:
+        """Put a taken message back with its id, as the queue does when its worker died before
+        finishing it (the message becomes visible again)."""
+        with self._lock:
+            self._queues.setdefault(name, []).append(queued)

@@ -82,11 +82,14 @@ class TriggerKind:
         return self.rule.sample(self.id, instance_id, parameters, now)
 
 
-_DATA_SOURCE_FIELDS = ("subjectType", "subjectId", "subjectName", "status", "outcome")
+_DATA_SOURCE_FIELDS = ("subjectType", "subjectId", "subjectName", "status", "outcome", "jobId", "taskId",
+                       "submissionKind", "endedAt")
 _FAILURE_FIELDS = ("failedStage", "errorCode", "errorMessage", "errors")
 _DATA_SOURCE_LABELS = {"subjectId": {"x-ms-summary": "Data Source ID"},
                        "subjectName": {"x-ms-summary": "Data Source Name"},
-                       "status": {"x-ms-summary": "Refresh State"}}
+                       "status": {"x-ms-summary": "Refresh Status"},
+                       "taskId": {"x-ms-summary": "Ingestion Task ID"},
+                       "endedAt": {"x-ms-summary": "Refresh Ended At"}}
 _THRESHOLD_FIELDS = ("subjectType", "subjectId", "subjectName", "previousValue", "currentValue", "threshold",
                      "direction", "crossing")
 _JOB_FIELDS = ("status", "outcome", "jobId", "submissionKind", "submittedAt", "endedAt", *_FAILURE_FIELDS)
@@ -99,7 +102,7 @@ _KINDS = (
         description="Triggers once for each failed refresh of a data source of the instance, "
                     "or of the chosen data source.",
         hint="To see it work, refresh a data source whose source cannot be reached.",
-        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"dataSources", "status"}),
+        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"jobs"}),
         notification_schema=notification_schema(
             "The data source whose refresh failed, with the errors Customer Insights gave.",
             (*_DATA_SOURCE_FIELDS, *_FAILURE_FIELDS), _DATA_SOURCE_LABELS),
@@ -110,7 +113,7 @@ _KINDS = (
         description="Triggers once for each successful refresh of a data source of the instance, "
                     "or of the chosen data source.",
         hint="To see it work, refresh a data source in Customer Insights.",
-        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"dataSources"}),
+        parameters=(WATCHED_INSTANCE, DATA_SOURCE), resources=frozenset({"jobs"}),
         notification_schema=notification_schema(
             "The data source that was refreshed.", _DATA_SOURCE_FIELDS, _DATA_SOURCE_LABELS),
         rule=DataSourceRefreshRule("succeeded")),

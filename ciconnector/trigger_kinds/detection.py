@@ -3,7 +3,7 @@
 :func:`detect` is pure: the same subscriptions, snapshot and states always give the same events
 (with the same ids) and the same new states, so a poll that is retried after a crash before its
 states were saved re-emits identical events that delivery drops as duplicates. The caller saves
-the returned states after enqueuing the events.
+the returned states together with the events (one transaction per group: the outbox).
 """
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .catalog import CATALOG
-from .events import Event
-from .observations import PollResource, Snapshot, observe_changes
+from .events import Event, Number
+from .observations import Changes, PollResource, Snapshot
 from .rules import ThresholdRule, WatchedSubscription
 from .thresholds import ThresholdState
-from .watermark import WatchState
 
 
 @dataclass(frozen=True)
@@ -24,12 +23,10 @@ class Detection:
 
     Attributes:
         events: events per subscription id (only subscriptions with events appear).
-        watch_state: the instance's new watch state.
-        threshold_states: the new state of every threshold subscription given.
+        threshold_states: the new state of every threshold subscription evaluated.
     """
 
     events: dict[str, list[Event]] = field(default_factory=dict)
-    watch_state: WatchState = field(default_factory=WatchState)
     threshold_states: dict[str, ThresholdState] = field(default_factory=dict)
 
 
@@ -38,17 +35,37 @@ def resources_for(subscriptions: Iterable[WatchedSubscription]) -> frozenset[Pol
     return frozenset().union(*(CATALOG[s.trigger_kind].resources for s in subscriptions))
 
 
-def detect(subscriptions: Sequence[WatchedSubscription], snapshot: Snapshot, watch_state: WatchState,
+def subject_key(subscription: WatchedSubscription) -> str | None:
+    """``segment:<name>`` / ``measure:<name>`` for a threshold subscription, else None."""
+    kind = CATALOG.get(subscription.trigger_kind)
+    if kind is None or not isinstance(kind.rule, ThresholdRule):
+        return None
+    return f"{kind.rule.subject}:{subscription.parameters[kind.rule.parameter]}"
+
+
+def subject_values(snapshot: Snapshot, keys: Iterable[str]) -> dict[str, Number]:
+    """The current value of each subject key that ``snapshot`` observes (missing ones left out)."""
+    values: dict[str, Number] = {}
+    for key in keys:
+        subject, _, name = key.partition(":")
+        if subject in ("segment", "measure"):
+            observation = ThresholdRule(subject).observe(snapshot, name)  # type: ignore[arg-type]
+            if observation is not None:
+                values[key] = observation.value
+    return values
+
+
+def detect(subscriptions: Sequence[WatchedSubscription], snapshot: Snapshot, changes: Changes,
            threshold_states: Mapping[str, ThresholdState]) -> Detection:
     """Events of one poll for the subscriptions of ``snapshot.instance_id``.
 
+    ``changes`` are the outcomes not reported before (:func:`.observations.observe_outcomes`);
     ``threshold_states`` holds the states of threshold subscriptions by subscription id; a
     subscription without one starts from its :attr:`~.rules.WatchedSubscription.baseline` (the value
     observed at subscribe), or, when that is unknown, with an empty state (its first observation is
     then its baseline).
     Raises ValueError for a subscription of another instance or of an unknown trigger kind.
     """
-    changes, new_watch_state = observe_changes(snapshot, watch_state)
     events: dict[str, list[Event]] = {}
     new_threshold_states: dict[str, ThresholdState] = {}
     for subscription in subscriptions:
@@ -68,4 +85,4 @@ def detect(subscriptions: Sequence[WatchedSubscription], snapshot: Snapshot, wat
             found = kind.rule.events(subscription, snapshot, changes)
         if found:
             events[subscription.subscription_id] = found
-    return Detection(events, new_watch_state, new_threshold_states)
+    return Detection(events, new_threshold_states)

@@ -1,47 +1,41 @@
-"""One poll's observations of an instance, and what completed since the watch state was taken.
+"""One poll's observations of an instance, and the outcomes its job history shows.
 
-Rules chosen here (shared by every subscription of the instance, whatever its kind):
+Outcomes come from CI's workflow job history (:mod:`.job_history` says how far back it is read),
+one per refresh, each with its own key:
 
-* **Data source refresh outcome.** ``refreshState`` ``updated`` → succeeded, ``updateFailed`` →
-  failed; ``updating``, ``notUpdated`` and ``updateCancelled`` are not outcomes. An outcome is
-  reported when the data source is in an outcome state and its (``lastRefresh``, ``refreshState``)
-  pair differs from the previous observation — e.g. ``updating → updated``, ``updated → updated``
-  with a newer ``lastRefresh``, ``updated → updateFailed``. Two failures in a row with the same
-  ``lastRefresh`` are only seen apart when a poll observed the ``updating`` state between them.
-  The first observation of a data source only seeds its mark; a data source missing from a
-  successful list (deleted) is forgotten, and seeds again if it comes back.
-* **Full refresh.** A job with ``operationType`` ``all`` in a terminal ``jobStatus``, not
-  reported before.
-* **Unification.** A job whose ``merge`` tasks are all terminal (or, when CI sent no tasks, a
-  terminal job with ``operationType`` ``merge``), not reported before; one run per job. Map,
-  match and merge statuses combine the job's tasks of each step. A run none of whose steps ran
-  (all skipped: the job failed before unification, e.g. in ingestion) is no unification run.
-  Its outcome is the run's, not the merge step's: a failed match makes it ``failed`` with
-  ``failedStage`` ``match`` (the merge after it is merely skipped).
-* The first successful jobs observation reports every terminal run it sees too, with no previous
-  observation (``jobs_since`` None): the rules pass a run only to subscriptions created before its
-  end time, so a fresh subscription gets the runs that ended between its creation and this poll.
-* A resource that was not fetched (``None``) leaves its part of the state untouched.
+* **Data source refresh**: one per terminal ingestion task (``ingestion:<taskId>``). ``successful``
+  → succeeded, ``failed`` / ``timedOut`` → failed, ``aborted`` / ``deleted`` → cancelled; a
+  skipped task refreshed nothing and is no outcome. The task carries its own CI errors. Its data
+  source is the job's single ``idList`` entry for an ingestion job; otherwise (a full refresh) the
+  data source whose friendly name or name is the task's friendly name, from the data source list
+  the poll reads when it has new refresh outcomes (:func:`needs_data_sources`; the list also gives
+  the data source's name, which a subscription may use).
+* **Full refresh**: one per terminal job with ``operationType`` ``all`` (``job:<jobId>``).
+* **Unification**: one per job whose ``merge`` tasks are all terminal (or, when CI sent no tasks,
+  a terminal job with ``operationType`` ``merge``): ``merge:<jobId>``. Map, match and merge
+  statuses combine the job's tasks of each step. A run none of whose steps ran (all skipped: the
+  job failed before unification) is no unification run. Its outcome is the run's, not the merge
+  step's: a failed match makes it ``failed`` with ``failedStage`` ``match``.
+
+Each outcome is dated by CI (:attr:`Outcome.completed_at`); the rules give it to the subscriptions
+created before that time.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Literal, Sequence
+from datetime import datetime, timezone
+from typing import Iterable, Literal, Sequence
 
-from ciconnector.customer_insights.models import CIErrorDetail, DataSource, Job, Measure, Segment, StatusNode
+from ciconnector.customer_insights.models import CIErrorDetail, DataSource, Job, Measure, Segment, Task
 
-from .events import OUTCOMES, UnificationStages, combined_status, errors_of, failed_stage, iso, utc
-from .watermark import DataSourceMark, ReportedRun, WatchState
+from .events import OUTCOMES, UnificationStages, combined_status, errors_of, failed_stage, utc
 
-PollResource = Literal["dataSources", "jobs", "segments", "measures", "status"]
-"""A list one poll may fetch; each is a :class:`Snapshot` field (jobs fetched with their tasks;
-``status`` is the workflow status, one node per data source ingestion with its CI errors)."""
-
-REFRESH_OUTCOME_STATES = frozenset({"updated", "updateFailed"})
-"""``refreshState`` values that end a data source refresh."""
+PollResource = Literal["jobs", "segments", "measures"]
+"""A list one poll may fetch; each is a :class:`Snapshot` field (jobs fetched with their tasks).
+The data source list is read only when an outcome needs it (:func:`needs_data_sources`)."""
 
 UNIFICATION_STEPS = ("map", "match", "merge")
+REFRESH_OUTCOMES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -51,41 +45,64 @@ class Snapshot:
     Attributes:
         instance_id: the CI instance.
         observed_at: poll time (UTC).
-        data_sources / jobs / segments / measures: the fetched lists; jobs with their tasks.
-        status: the workflow status nodes (where CI keeps a data source refresh's errors).
+        jobs: the jobs read back to the cursor, with their tasks.
+        segments / measures: the fetched lists.
     """
 
     instance_id: str
     observed_at: datetime
-    data_sources: Sequence[DataSource] | None = None
     jobs: Sequence[Job] | None = None
     segments: Sequence[Segment] | None = None
     measures: Sequence[Measure] | None = None
-    status: Sequence[StatusNode] | None = None
-
-    def refresh_errors(self, data_source_id: str) -> tuple[CIErrorDetail, ...]:
-        """The errors of the data source's latest ingestion (CI's ``ciErrors``), () when unknown."""
-        for node in self.status or ():
-            if node.operation_type == "ingestion" and (node.identifier or "").lower() == data_source_id:
-                return node.errors
-        return ()
 
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """A data source refresh that completed since the previous observation.
+    """One data source refresh: a terminal ingestion task.
 
     Attributes:
-        data_source: the data source as observed now.
-        outcome: ``succeeded`` or ``failed``.
-        sequence: the data source's outcome number (1 for the first one reported).
-        completed_at: the new ``lastRefresh`` when it changed, else None.
+        job, task: the job and its ingestion task.
+        outcome: ``succeeded``, ``failed`` or ``cancelled``.
+        data_source_id / data_source_name: the data source, when known (see module docstring).
     """
 
-    data_source: DataSource
+    job: Job
+    task: Task
     outcome: str
-    sequence: int
-    completed_at: datetime | None
+    data_source_id: str | None = None
+    data_source_name: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"ingestion:{self.task.task_id}"
+
+    @property
+    def completed_at(self) -> datetime | None:
+        """The task's end, else its job's (None when CI dates neither)."""
+        return self.task.ended_at or self.job.ended_at
+
+    @property
+    def display_name(self) -> str | None:
+        return self.task.friendly_name or self.data_source_name
+
+    @property
+    def errors(self) -> tuple[CIErrorDetail, ...]:
+        return self.task.errors
+
+
+@dataclass(frozen=True)
+class FullRefresh:
+    """A terminal full refresh job."""
+
+    job: Job
+
+    @property
+    def key(self) -> str:
+        return f"job:{self.job.job_id}"
+
+    @property
+    def completed_at(self) -> datetime | None:
+        return self.job.ended_at or max((utc(t.ended_at) for t in self.job.tasks if t.ended_at), default=None)
 
 
 @dataclass(frozen=True)
@@ -104,24 +121,28 @@ class UnificationRun:
     def key(self) -> str:
         return f"merge:{self.job.job_id}"
 
+    @property
+    def completed_at(self) -> datetime | None:
+        return self.ended_at or self.job.ended_at
+
+
+Outcome = RefreshOutcome | FullRefresh | UnificationRun
+
 
 @dataclass(frozen=True)
 class Changes:
-    """What completed on the instance since the previous observation.
-
-    Attributes:
-        refreshes: data source refresh outcomes.
-        full_refreshes: terminal full-refresh jobs.
-        unifications: terminal unification merge steps.
-        data_sources_since: poll time of the previous data source observation (None = first).
-        jobs_since: poll time of the previous jobs observation (None = first).
-    """
+    """The outcomes a poll found that were not reported before, by family."""
 
     refreshes: tuple[RefreshOutcome, ...] = ()
-    full_refreshes: tuple[Job, ...] = ()
+    full_refreshes: tuple[FullRefresh, ...] = ()
     unifications: tuple[UnificationRun, ...] = ()
-    data_sources_since: datetime | None = None
-    jobs_since: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.refreshes or self.full_refreshes or self.unifications)
+
+    @property
+    def count(self) -> int:
+        return len(self.refreshes) + len(self.full_refreshes) + len(self.unifications)
 
 
 def is_full_refresh(job: Job) -> bool:
@@ -153,59 +174,66 @@ def unification_run(job: Job) -> UnificationRun | None:
     return None
 
 
-def observe_changes(snapshot: Snapshot, state: WatchState) -> tuple[Changes, WatchState]:
-    """What completed since ``state`` according to ``snapshot``, and the advanced watch state."""
-    changes = Changes(data_sources_since=state.data_sources_observed_at, jobs_since=state.jobs_observed_at)
-    if snapshot.data_sources is not None:
-        refreshes, marks = _refresh_outcomes(snapshot.data_sources, state)
-        changes = replace(changes, refreshes=refreshes)
-        state = replace(state, data_sources=marks, data_sources_observed_at=utc(snapshot.observed_at))
-    if snapshot.jobs is not None:
-        full, unifications, state = _completed_runs(snapshot, state)
-        changes = replace(changes, full_refreshes=full, unifications=unifications)
-    return changes, state
+def job_outcomes(job: Job) -> list[Outcome]:
+    """Every outcome ``job`` shows so far (data sources unresolved for multi-source jobs)."""
+    found: list[Outcome] = []
+    single = job.identifiers[0].lower() if (job.operation_type or "").casefold() == "ingestion" \
+        and len(job.identifiers) == 1 else None
+    for task in job.tasks:
+        if (task.operation_type or "").casefold() == "ingestion" and task.is_terminal:
+            outcome = OUTCOMES.get(task.task_status)
+            if outcome in REFRESH_OUTCOMES:
+                found.append(RefreshOutcome(job, task, outcome, single))
+    if is_full_refresh(job) and job.is_terminal:
+        found.append(FullRefresh(job))
+    run = unification_run(job)
+    if run is not None:
+        found.append(run)
+    return found
 
 
-def _refresh_outcomes(data_sources: Sequence[DataSource],
-                      state: WatchState) -> tuple[tuple[RefreshOutcome, ...], dict[str, DataSourceMark]]:
-    outcomes: list[RefreshOutcome] = []
-    marks: dict[str, DataSourceMark] = {}
-    first = state.data_sources_observed_at is None
-    for ds in data_sources:
-        last = iso(ds.last_refresh) if ds.last_refresh else None
-        mark = DataSourceMark(last, ds.refresh_state)
-        previous = state.data_sources.get(ds.data_source_id)
-        if previous is None and first and last is not None and ds.refresh_state in REFRESH_OUTCOME_STATES:
-            mark = replace(mark, outcomes=1)  # the instance's first observation: dated by lastRefresh
-            outcomes.append(RefreshOutcome(ds, OUTCOMES[ds.refresh_state], 1, ds.last_refresh))
-        elif previous is not None:
-            mark = replace(mark, outcomes=previous.outcomes)
-            if ds.refresh_state in REFRESH_OUTCOME_STATES and (last, ds.refresh_state) != (
-                    previous.last_refresh, previous.refresh_state):
-                mark = replace(mark, outcomes=previous.outcomes + 1)
-                outcomes.append(RefreshOutcome(ds, OUTCOMES[ds.refresh_state], mark.outcomes,
-                                               ds.last_refresh if last != previous.last_refresh else None))
-        marks[ds.data_source_id] = mark
-    return tuple(outcomes), marks
+def observe_outcomes(jobs: Sequence[Job], reported: frozenset[str]) -> tuple[Changes, list[tuple[Job, str]]]:
+    """The outcomes in ``jobs`` not in ``reported``, and (job, key) of every outcome in ``jobs``
+    (what the cursor keeps as reported once these are committed)."""
+    new: list[Outcome] = []
+    keys: list[tuple[Job, str]] = []
+    for job in jobs:
+        for outcome in job_outcomes(job):
+            keys.append((job, outcome.key))
+            if outcome.key not in reported and all(o.key != outcome.key for o in new):
+                new.append(outcome)
+    new.sort(key=lambda o: (_when(o), o.key))
+    return Changes(tuple(o for o in new if isinstance(o, RefreshOutcome)),
+                   tuple(o for o in new if isinstance(o, FullRefresh)),
+                   tuple(o for o in new if isinstance(o, UnificationRun))), keys
 
 
-def _completed_runs(snapshot: Snapshot,
-                    state: WatchState) -> tuple[tuple[Job, ...], tuple[UnificationRun, ...], WatchState]:
-    full: list[Job] = []
-    unifications: list[UnificationRun] = []
-    new_runs: list[ReportedRun] = []
+def _when(outcome: Outcome) -> datetime:
+    moment = outcome.completed_at or outcome.job.submitted_at
+    return utc(moment) if moment else LATEST
 
-    def is_new(key: str, ended_at: datetime | None) -> bool:
-        return not state.is_reported(key, ended_at) and all(r.key != key for r in new_runs)
 
-    for job in snapshot.jobs or ():
-        if is_full_refresh(job) and job.is_terminal and is_new(job.job_id, job.ended_at):
-            full.append(job)
-            new_runs.append(ReportedRun(job.job_id, job.ended_at))
-        run = unification_run(job)
-        if run is not None and is_new(run.key, run.ended_at):
-            unifications.append(run)
-            new_runs.append(ReportedRun(run.key, run.ended_at))
-    new_runs.sort(key=lambda r: (utc(r.ended_at or snapshot.observed_at), r.key))
-    state = replace(state.with_reported(new_runs), jobs_observed_at=utc(snapshot.observed_at))
-    return tuple(full), tuple(unifications), state
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def needs_data_sources(changes: Changes) -> bool:
+    """Whether some refresh outcome must be matched to its data source by name, or lacks its data
+    source's name (the job history gives only ids, and a subscription may name its source by name)."""
+    return any(r.data_source_id is None or r.data_source_name is None for r in changes.refreshes)
+
+
+def identify(changes: Changes, data_sources: Iterable[DataSource]) -> Changes:
+    """``changes`` with each refresh's data source id and name filled in from the data source list
+    (matched by id, else, when the job did not name it, by a unique friendly name or name)."""
+    listed = list(data_sources)
+    by_id = {d.data_source_id: d for d in listed}
+
+    def resolve(r: RefreshOutcome) -> RefreshOutcome:
+        found = by_id.get(r.data_source_id or "")
+        if found is None and r.data_source_id is None and r.task.friendly_name:
+            wanted = r.task.friendly_name.casefold()
+            matches = [d for d in listed if wanted in ((d.friendly_name or "").casefold(), d.name.casefold())]
+            found = matches[0] if len(matches) == 1 else None
+        return replace(r, data_source_id=found.data_source_id, data_source_name=found.name) if found else r
+
+    return replace(changes, refreshes=tuple(resolve(r) for r in changes.refreshes))

@@ -4,12 +4,10 @@ Two families. An :class:`OutcomeRule` picks, from the instance-wide :class:`Chan
 refreshes / runs a subscription asked for. A :class:`ThresholdRule` reads one value from the
 :class:`Snapshot` and runs the subscription's edge-triggered :class:`ThresholdState`.
 
-Old outcomes are never news: a subscription receives an outcome only when it already existed at
-the previous observation of that resource, or when CI dates the completion (a changed
-``lastRefresh``, a job or merge ``endTimestamp``) at or after the subscription's creation. With no
-previous observation (the instance's first poll, or the first after an unwatch) the completion must
-be strictly after the creation: a fresh subscription receives every outcome CI dates after it was
-created, including those before the first poll, and nothing older.
+An outcome is news for a subscription when CI dates its completion strictly after the
+subscription's creation: a fresh subscription receives every outcome that completed after it was
+created, including those before the first poll, and nothing older. An outcome CI does not date is
+dated by its job's submission (a task cannot end before its job was submitted), else is no news.
 """
 from __future__ import annotations
 
@@ -33,7 +31,7 @@ from .events import (
     make_event_id,
     utc,
 )
-from .observations import Changes, Snapshot
+from .observations import Changes, RefreshOutcome, Snapshot
 from .parameters import DATA_SOURCE_ID, DIRECTION, INCLUDE_ON_DEMAND, MEASURE_NAME, SEGMENT_NAME, THRESHOLD
 from .thresholds import DEFAULT_DIRECTION, ThresholdState
 
@@ -47,6 +45,16 @@ def names_data_source(wanted: str | None, data_source: DataSource) -> bool:
     """Whether a subscription's data source parameter (None = any; else its id or unique name, in
     any case: makers may type either) names ``data_source``."""
     return wanted is None or wanted.casefold() in (data_source.data_source_id, data_source.name.casefold())
+
+
+def names_refreshed_source(wanted: str | None, refresh: RefreshOutcome) -> bool:
+    """:func:`names_data_source` for a refresh outcome (its id and name when known, else the task's
+    friendly name)."""
+    if wanted is None:
+        return True
+    names = {refresh.data_source_id, (refresh.data_source_name or "").casefold(),
+             (refresh.task.friendly_name or "").casefold() if refresh.data_source_id is None else None}
+    return wanted.casefold() in names - {None, ""}
 
 
 class WatchedSubscription(Protocol):
@@ -73,15 +81,13 @@ class WatchedSubscription(Protocol):
         """A threshold subscription's value observed at subscribe (its first comparison point), or None."""
 
 
-def is_news_for(subscription: WatchedSubscription, completed_at: datetime | None,
-                previous_observation: datetime | None) -> bool:
-    """Whether a completion seen now happened while ``subscription`` existed (see module docstring)."""
-    created = utc(subscription.created_at)
-    if previous_observation is None:
-        return completed_at is not None and utc(completed_at) > created
-    if created <= utc(previous_observation):
-        return True
-    return completed_at is not None and utc(completed_at) >= created
+def is_news_for(subscription: WatchedSubscription, completed_at: datetime | None) -> bool:
+    """Whether an outcome CI dated ``completed_at`` completed after ``subscription`` was created."""
+    return completed_at is not None and utc(completed_at) > utc(subscription.created_at)
+
+
+def _dated(completed_at: datetime | None, job_submitted_at: datetime | None) -> datetime | None:
+    return completed_at or job_submitted_at
 
 
 def _sample_id(kind: str, instance_id: str, now: datetime) -> str:
@@ -110,17 +116,16 @@ class DataSourceRefreshRule(OutcomeRule):
         wanted = subscription.parameters.get(DATA_SOURCE_ID)
         kind = subscription.trigger_kind
         return [
-            Event(event_id=make_event_id(kind, snapshot.instance_id, r.data_source.data_source_id,
-                                         iso(r.data_source.last_refresh) if r.data_source.last_refresh else None,
-                                         r.data_source.refresh_state, r.sequence),
-                  trigger=kind, occurred_at=r.completed_at or snapshot.observed_at, instance_id=snapshot.instance_id,
-                  subject_type="dataSource", subject_id=r.data_source.data_source_id,
-                  subject_name=r.data_source.display_name, status=r.data_source.refresh_state, outcome=r.outcome,
-                  failed_stage="ingestion" if r.outcome == "failed" else None,
-                  errors=snapshot.refresh_errors(r.data_source.data_source_id) if r.outcome == "failed" else ())
+            Event(event_id=make_event_id(kind, snapshot.instance_id, r.key), trigger=kind,
+                  occurred_at=r.completed_at or snapshot.observed_at, instance_id=snapshot.instance_id,
+                  subject_type="dataSource", subject_id=r.data_source_id, subject_name=r.display_name,
+                  status=r.task.task_status, outcome=r.outcome, job_id=r.job.job_id, task_id=r.task.task_id,
+                  submission_kind=r.job.submission_kind, ended_at=r.completed_at,
+                  failed_stage="ingestion" if r.outcome != "succeeded" else None,
+                  errors=r.errors if r.outcome != "succeeded" else ())
             for r in changes.refreshes
-            if r.outcome == self.outcome and names_data_source(wanted, r.data_source)
-            and is_news_for(subscription, r.completed_at, changes.data_sources_since)
+            if r.outcome == self.outcome and names_refreshed_source(wanted, r)
+            and is_news_for(subscription, _dated(r.completed_at, r.job.submitted_at))
         ]
 
     def sample(self, kind: str, instance_id: str, parameters: Mapping[str, Any], now: datetime) -> Event:
@@ -128,7 +133,8 @@ class DataSourceRefreshRule(OutcomeRule):
                      instance_id=instance_id, is_test=True, subject_type="dataSource",
                      subject_id=parameters.get(DATA_SOURCE_ID) or SAMPLE_DATA_SOURCE_ID,
                      subject_name="Sample data source", outcome=self.outcome,
-                     status="updated" if self.outcome == "succeeded" else "updateFailed",
+                     status="successful" if self.outcome == "succeeded" else "failed", job_id=SAMPLE_JOB_ID,
+                     task_id=SAMPLE_TASK_ID, submission_kind="onDemand", ended_at=now,
                      failed_stage="ingestion" if self.outcome == "failed" else None,
                      errors=(SAMPLE_ERROR,) if self.outcome == "failed" else ())
 
@@ -142,14 +148,15 @@ class FullRefreshRule(OutcomeRule):
         kind = subscription.trigger_kind
         return [
             Event(event_id=make_event_id(kind, snapshot.instance_id, job.job_id), trigger=kind,
-                  occurred_at=job.ended_at or snapshot.observed_at, instance_id=snapshot.instance_id,
+                  occurred_at=refresh.completed_at or snapshot.observed_at, instance_id=snapshot.instance_id,
                   status=job.job_status, outcome=OUTCOMES.get(job.job_status), failed_stage=failed_stage(job.tasks),
                   job_id=job.job_id,
                   submission_kind=job.submission_kind, submitted_at=job.submitted_at, ended_at=job.ended_at,
                   errors=errors_of(job.tasks), task_summary=TaskSummary.of(job.tasks) if job.tasks else None)
-            for job in changes.full_refreshes
+            for refresh in changes.full_refreshes
+            for job in (refresh.job,)
             if ((job.submission_kind or "").casefold() == "scheduled" or include_on_demand)
-            and is_news_for(subscription, job.ended_at, changes.jobs_since)
+            and is_news_for(subscription, _dated(refresh.completed_at, job.submitted_at))
         ]
 
     def sample(self, kind: str, instance_id: str, parameters: Mapping[str, Any], now: datetime) -> Event:
@@ -175,7 +182,7 @@ class UnificationRule(OutcomeRule):
                   task_id=run.merge_task_id, submission_kind=run.job.submission_kind,
                   submitted_at=run.job.submitted_at, ended_at=run.ended_at, errors=run.errors, stages=run.stages)
             for run in changes.unifications
-            if is_news_for(subscription, run.ended_at, changes.jobs_since)
+            if is_news_for(subscription, _dated(run.completed_at, run.job.submitted_at))
         ]
 
     def sample(self, kind: str, instance_id: str, parameters: Mapping[str, Any], now: datetime) -> Event:

@@ -16,7 +16,6 @@ crossings, which numbers the events so their ids are deterministic.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -68,22 +67,9 @@ class ThresholdState:
         crossed = crossing(self.last_value, value, threshold, direction)
         return ThresholdState(last_value=value, crossings=self.crossings + (crossed is not None)), crossed
 
-    def to_text(self) -> str:
-        """Compact JSON text for storage."""
-        return json.dumps(self.to_dict(), separators=(",", ":"))
-
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of :meth:`to_text` (for a container that encodes it once, with more)."""
+        """The state as a JSON object, for storage (the container encodes it, with more)."""
         return {"v": 1, "last": self.last_value, "n": self.crossings}
-
-    @classmethod
-    def from_text(cls, text: str) -> "ThresholdState":
-        """Read :meth:`to_text` output; raises :class:`ThresholdStateError` when unreadable."""
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ThresholdStateError(f"unreadable threshold state: {exc}") from None
-        return cls.from_dict(data)
 
     @classmethod
     def from_dict(cls, data: Any) -> "ThresholdState":

@@ -52,9 +52,13 @@ class SubscriptionRecords(Protocol):
 
 
 class Watching(Protocol):
-    """Makes an instance polled (``WatchStore.watch``): subscribe and replay both need it."""
+    """Tells the poller that an instance's subscriptions changed (``WatchStore``)."""
 
-    def watch(self, instance_id: str) -> None: ...
+    def watch(self, instance_id: str) -> None:
+        """A subscription was added or re-enabled: the instance is polled, and its next poll reads them."""
+
+    def touch(self, instance_id: str) -> None:
+        """A subscription was removed or disabled: the next poll reads them again."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,22 @@ class SubscriptionService:
         read = self._check_resources(kind, instance_id, parameters)
         subscription = Subscription(uuid.uuid4().hex, instance_id, kind.id, parameters, callback_url, self._clock(),
                                     owner=request.owner, baseline=_baseline(kind, parameters, read))
-        self._watch.watch(instance_id)  # first: a watched instance without subscriptions is harmless
-        return self._subscriptions.add(subscription)
+        added = self._subscriptions.add(subscription)
+        # after the row exists: the new generation makes the next poll read the subscriptions (and
+        # re-activates an instance a poll deactivated meanwhile)
+        try:
+            self._watch.watch(instance_id)
+        except Exception:
+            self._forget(added)  # an unwatched subscription would be read later and surprise its flow
+            raise
+        return added
+
+    def _forget(self, subscription: Subscription) -> None:
+        try:
+            self._subscriptions.delete(subscription.instance_id, subscription.subscription_id)
+        except Exception:  # noqa: BLE001 - the original error is what the caller must see
+            logger.exception("could not remove subscription %s after its instance could not be watched",
+                             subscription.subscription_id)
 
     def unsubscribe(self, instance_id: str, subscription_id: str, *, only_owner: Owner | None = None) -> None:
         """Remove a subscription; unknown ids succeed the same way (nothing is revealed).
@@ -121,6 +139,7 @@ class SubscriptionService:
                 logger.warning("unsubscribe of %s by %s ignored: not its owner", subscription_id, only_owner.key)
                 return
         self._subscriptions.delete(instance_id, subscription_id)
+        self._watch.touch(instance_id)  # the next poll reads the subscriptions again
 
     def list(self, instance_id: str) -> list[dict[str, Any]]:
         """An instance's subscriptions for admins, callback URLs redacted."""

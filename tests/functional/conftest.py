@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ciconnector.delivery.deliverer import DeliveryOutcome
-from ciconnector.delivery.message import DeliveryMessage
+from ciconnector.delivery.message import DeliveryMessage, FanoutMessage, parse_message
 from ciconnector.services import Services, Stores
 from ciconnector.settings import Settings
 from ciconnector.storage.memory import MemoryQueues, QueuedMessage
@@ -58,8 +58,17 @@ class World:
         return self.queues.take(DELIVERY_QUEUE)
 
     def deliver_queued(self) -> list[DeliveryOutcome]:
-        """Deliver every queued message once (delays ignored: the test decides what time it is)."""
-        return [self.app.deliverer.deliver(DeliveryMessage.parse(json.dumps(q.message))) for q in self.queued()]
+        """Deliver every queued message once (delays ignored: the test decides what time it is); a
+        fan-out message is fanned out first and what it queued is delivered with the rest."""
+        batch: list[tuple[DeliveryMessage, str]] = []
+        for q in self.queued():
+            message = parse_message(json.dumps(q.message))
+            if isinstance(message, FanoutMessage):
+                self.app.deliverer.fan_out(message)  # nothing else was queued since the take
+                batch += [(DeliveryMessage.parse(json.dumps(f.message)), f.message_id) for f in self.queued()]
+            else:
+                batch.append((message, q.message_id))
+        return [self.app.deliverer.deliver(message, message_id=message_id) for message, message_id in batch]
 
 
 @pytest.fixture

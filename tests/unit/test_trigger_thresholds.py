@@ -1,4 +1,6 @@
 """The edge-triggered crossing rule and the stored threshold state."""
+import json
+
 import pytest
 
 from ciconnector.trigger_kinds.thresholds import ThresholdState, ThresholdStateError, crossing
@@ -40,13 +42,13 @@ def test_state_counts_crossings_and_rearms():
 
 @pytest.mark.parametrize("state", [ThresholdState(), ThresholdState(12, 3), ThresholdState(12.75, 0)])
 def test_state_round_trips_through_json(state):
-    text = state.to_text()
+    text = json.dumps(state.to_dict(), separators=(",", ":"))
     assert len(text) < 64
-    assert ThresholdState.from_text(text) == state
+    assert ThresholdState.from_dict(json.loads(text)) == state
 
 
-@pytest.mark.parametrize("text", ["", "null", "[]", '{"last":1}', '{"last":"1","n":0}', '{"last":true,"n":0}',
+@pytest.mark.parametrize("text", ["null", "[]", '"text"', '{"last":1}', '{"last":"1","n":0}', '{"last":true,"n":0}',
                                   '{"last":1,"n":-1}', '{"last":1,"n":1.5}'])
 def test_unreadable_state_is_reported(text):
     with pytest.raises(ThresholdStateError):
-        ThresholdState.from_text(text)
+        ThresholdState.from_dict(json.loads(text))
