@@ -21,6 +21,7 @@ from ciconnector.storage.tables import TableStore
 from ciconnector.storage.watch import (
     MAX_GROUP_OPERATIONS,
     MAX_JSON_CHARS,
+    THRESHOLD_SHARDS,
     CommitGroup,
     InstanceNotWatchedError,
     Op,
@@ -28,6 +29,7 @@ from ciconnector.storage.watch import (
     WatchPartitions,
     WatchStore,
     WatchView,
+    threshold_shard,
 )
 from ciconnector.trigger_kinds.thresholds import ThresholdState
 
@@ -50,9 +52,25 @@ def watched(store: WatchPartitions) -> str:
     return instance
 
 
-def threshold_group(prefix: str, count: int, *, outbox: str | None = None, value: int = 1) -> CommitGroup:
-    return CommitGroup(thresholds={f"{prefix}-{i:03d}": ThresholdState(value, i) for i in range(count)},
-                       outbox=(OutboxEntry(outbox, [{"event": outbox}]),) if outbox else ())
+def sid(prefix: str, i: int, shard: int) -> str:
+    """A subscription id ``<prefix>-<i>-…`` whose threshold state lives in ``shard``."""
+    ids = (f"{prefix}-{i:03d}-{n}" for n in range(10_000))
+    return next(candidate for candidate in ids if threshold_shard(candidate) == f"{shard:02x}")
+
+
+def threshold_group(prefix: str, count: int, *, outbox: str | None = None, value: int = 1, first_shard: int = 0,
+                    filler: int = 0) -> CommitGroup:
+    """``count`` subscriptions' states, one per shard from ``first_shard``, plus ``filler`` more
+    outbox entries (so the group has ``count + filler (+1)`` operations)."""
+    shards = {f"{(first_shard + i) % THRESHOLD_SHARDS:02x}": {sid(prefix, i, (first_shard + i) % THRESHOLD_SHARDS):
+                                                               ThresholdState(value, i)} for i in range(count)}
+    entries = [OutboxEntry(f"{prefix}-fill-{i:03d}", i) for i in range(filler)]
+    return CommitGroup(threshold_shards=shards,
+                       outbox=(*((OutboxEntry(outbox, [{"event": outbox}]),) if outbox else ()), *entries))
+
+
+def prefixes(states: dict) -> set[str]:
+    return {key.split("-")[0] for key in states}
 
 
 def interrupt_before(store: WatchPartitions, number: int, action) -> None:
@@ -102,30 +120,33 @@ def test_commit_chains_etags_and_a_stale_view_commits_nothing(store):
                           groups=[threshold_group("a", 3, outbox="p1-0000")])
     assert second == store.read(instance)
     with pytest.raises(ConcurrentChange):
-        store.commit(view, state={"n": "stale"}, polled_at=NOW, groups=[threshold_group("b", 150 // 2)] * 1)
+        store.commit(view, state={"n": "stale"}, polled_at=NOW, groups=[threshold_group("b", 10, first_shard=3)])
     with pytest.raises(ConcurrentChange):
         store.commit(first, state={"n": "stale"}, polled_at=NOW,
-                     groups=[threshold_group(f"s{i}", 60, outbox=f"stale-{i}") for i in range(3)])
+                     groups=[threshold_group(f"s{i}", 10, outbox=f"stale-{i}", first_shard=10 * i + 3, filler=50)
+                             for i in range(3)])
     assert store.read(instance) == second, "no transaction of a stale commit was written"
-    assert set(store.thresholds(instance)) == {"a-000", "a-001", "a-002"}
-    assert store.thresholds(instance)["a-002"] == ThresholdState(1, 2)
+    assert prefixes(store.thresholds(instance)) == {"a"} and len(store.thresholds(instance)) == 3
+    assert store.thresholds(instance)[sid("a", 2, 2)] == ThresholdState(1, 2)
 
 
 def test_a_commit_spans_transactions_and_a_lost_race_keeps_earlier_groups_whole(store):
     instance = watched(store)
-    groups = [threshold_group(f"g{i}", 49, outbox=f"poll-{i:04d}") for i in range(5)]  # 250 operations
+    groups = [threshold_group(f"g{i}", 12, outbox=f"poll-{i:04d}", first_shard=12 * i, filler=37)
+              for i in range(5)]  # 250 operations
     interrupt_before(store, 3, lambda: store.take_lease(store.read(instance), seconds=60, now=NOW))
     with pytest.raises(ConcurrentChange):
         store.commit(store.read(instance), state={"n": 1}, polled_at=NOW, groups=groups)
     view = store.read(instance)
     assert view.state == {} and view.lease_until is not None, "the state goes with the last transaction only"
-    assert [e.key for e in view.outbox] == ["poll-0000", "poll-0001"], "whole groups of the first two transactions"
-    assert {sid[:2] for sid in store.thresholds(instance)} == {"g0", "g1"}
-    assert len(store.thresholds(instance)) == 98
+    assert [e.key for e in view.outbox if e.key.startswith("poll")] == ["poll-0000", "poll-0001"], \
+        "whole groups of the first two transactions"
+    assert prefixes(store.thresholds(instance)) == {"g0", "g1"}
+    assert len(store.thresholds(instance)) == 24
 
     done = store.commit(view, state={"n": 2}, polled_at=NOW, groups=groups)  # the next poll: all of it
-    assert done == store.read(instance) and done.lease_until is None and len(done.outbox) == 5
-    assert len(store.thresholds(instance)) == 245
+    assert done == store.read(instance) and done.lease_until is None and len(done.outbox) == 5 * 38
+    assert len(store.thresholds(instance)) == 60
 
 
 def test_memory_store_can_fail_a_commit_before_its_nth_transaction():
@@ -134,9 +155,11 @@ def test_memory_store_can_fail_a_commit_before_its_nth_transaction():
     store.fail_before_transaction = 2
     with pytest.raises(StorageUnavailable):
         store.commit(store.read(instance), state={"n": 1}, polled_at=NOW,
-                     groups=[threshold_group(f"g{i}", 60, outbox=f"o{i}") for i in range(3)])
+                     groups=[threshold_group(f"g{i}", 20, outbox=f"o{i}", first_shard=20 * i, filler=40)
+                             for i in range(3)])
     assert store.fail_before_transaction is None, "it fires once"
-    assert [e.key for e in store.read(instance).outbox] == ["o0"] and store.read(instance).state == {}
+    assert [e.key for e in store.read(instance).outbox if not e.key.startswith("g")] == ["o0"]
+    assert store.read(instance).state == {}
     store.commit(store.read(instance), state={"n": 1}, polled_at=NOW)
     assert store.read(instance).state == {"n": 1}
 
@@ -144,12 +167,12 @@ def test_memory_store_can_fail_a_commit_before_its_nth_transaction():
 def test_oversized_or_invalid_groups_raise_before_anything_is_written(store):
     instance = watched(store)
     view = store.read(instance)
-    too_many = threshold_group("x", MAX_GROUP_OPERATIONS, outbox="one-too-many")
+    too_many = threshold_group("x", 40, outbox="one-too-many", filler=MAX_GROUP_OPERATIONS - 40)
     big = "x" * (MAX_JSON_CHARS - 10)
     for groups in ([threshold_group("ok", 10), too_many],
                    [CommitGroup(outbox=(OutboxEntry("huge", big + "x" * 9),))],
                    [CommitGroup(outbox=tuple(OutboxEntry(f"big{i}", big) for i in range(8)))],  # over 4 MiB
-                   [CommitGroup(thresholds={"a": ThresholdState()}, removed_thresholds=("a",))],
+                   [CommitGroup(threshold_shards={"00": {sid("a", 0, 1): ThresholdState()}})],  # wrong shard
                    [CommitGroup(outbox=(OutboxEntry("a/b", 1),))]):
         with pytest.raises(ValueError):
             store.commit(view, state={"n": 1}, polled_at=NOW, groups=groups)
@@ -157,7 +180,8 @@ def test_oversized_or_invalid_groups_raise_before_anything_is_written(store):
         store.commit(view, state={"big": big + "x" * 20}, polled_at=NOW)
     assert store.read(instance) == view and store.read(instance).etag == view.etag
     assert store.thresholds(instance) == {}
-    assert store.commit(view, state={}, polled_at=NOW, groups=[threshold_group("x", MAX_GROUP_OPERATIONS)])
+    assert store.commit(view, state={}, polled_at=NOW,
+                        groups=[threshold_group("x", 40, filler=MAX_GROUP_OPERATIONS - 40)])
 
 
 def test_large_outbox_entries_round_trip(store):
@@ -190,15 +214,15 @@ def test_outbox_rows_are_pending_until_dispatched(store):
 def test_threshold_rows_upsert_delete_and_unreadable_rows_are_skipped(store, caplog):
     instance = watched(store)
     view = store.commit(store.read(instance), state={}, polled_at=NOW, groups=[threshold_group("t", 3)])
-    store._transact(instance, [Op("put", "2t:broken", {"State": "{not json"}),
-                               Op("put", "2t:wrong", {"State": '{"v":1,"last":"x","n":1}'})])
+    store._transact(instance, [Op("put", "2t:broken", {"StateChunks": 1, "State0": "{not json"}),
+                               Op("put", "2t:wrong", {"StateChunks": 1,
+                                                      "State0": '{"w":{"v":1,"last":"x","n":1}}'})])
     with caplog.at_level(logging.WARNING):
-        assert set(store.thresholds(instance)) == {"t-000", "t-001", "t-002"}
-    assert "broken" in caplog.text and "wrong" in caplog.text
+        assert set(store.thresholds(instance)) == {sid("t", i, i) for i in range(3)}
+    assert "broken" in caplog.text and "w of instance" in caplog.text
     view = store.commit(view, state={}, polled_at=NOW, groups=[
-        CommitGroup(thresholds={"t-001": ThresholdState(7.5, 4)}, removed_thresholds=("t-000", "gone-already")),
-        CommitGroup(removed_thresholds=("never-there",))])
-    assert store.thresholds(instance) == {"t-001": ThresholdState(7.5, 4), "t-002": ThresholdState(1, 2)}
+        CommitGroup(threshold_shards={"01": {sid("t", 1, 1): ThresholdState(7.5, 4)}, "00": {}, "3f": {}})])
+    assert store.thresholds(instance) == {sid("t", 1, 1): ThresholdState(7.5, 4), sid("t", 2, 2): ThresholdState(1, 2)}
     assert view == store.read(instance)
 
 
@@ -259,7 +283,7 @@ def test_deactivate_loses_to_a_subscription_change_and_keeps_the_state(store):
     store.watch(instance)
     view = store.read(instance)
     assert view.active and view.state == {"n": 1} and instance in store.list_watched()
-    assert set(store.thresholds(instance)) == {"t-000", "t-001"}
+    assert set(store.thresholds(instance)) == {sid("t", 0, 0), sid("t", 1, 1)}
 
 
 def test_console_reads_poll_activity_from_the_watch_row(storage_connection):

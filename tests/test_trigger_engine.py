@@ -4,6 +4,7 @@ Each test states the guarantee it attacks.
 """
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -127,3 +128,88 @@ def test_token_endpoint_outage_is_typed_everywhere(app_host, receiver, ci_sim):
     poll_now(app_host)  # not skipped by a lease left behind
     [note] = receiver.wait_for(name, timeout=30)
     assert note.body["trigger"] == "dataSourceRefreshFailed" and note.body["isTest"] is False
+
+
+def test_busy_instance_reports_a_full_refresh_behind_many_newer_jobs(app_host, receiver, ci_sim):
+    """Guarantee: an outcome is reported however many jobs follow it before the next poll.
+
+    A scheduled full refresh completes, then 40 data source refreshes run before the next poll: the
+    full refresh is no longer among CI's newest 25 jobs. The poll reads the history back to its
+    cursor and reports it once.
+    """
+    name = flow()
+    subscribed(app_host, receiver, "fullRefreshCompleted", name)
+    poll_now(app_host)
+    job = ci_sim.control.run_full_refresh("scheduled")
+    for _ in range(40):
+        ci_sim.control.start_refresh("PoS", outcome="succeed")
+    poll_now(app_host)
+    [note] = receiver.wait_for(name, timeout=30)
+    assert note.body["jobId"] == job["jobId"] and note.body["outcome"] == "succeeded"
+    poll_now(app_host)
+    time.sleep(2)
+    assert len(receiver.received(name)) == 1
+
+
+def test_two_refreshes_between_two_polls_are_two_events(app_host, receiver, ci_sim):
+    """Guarantee: one event per refresh, each with its own errors, even when the data source list fails.
+
+    A failure then a success of one data source, and a second failure, all between two polls, while
+    CI's data source list answers 503: the failures and the success each reach their flows once.
+    """
+    failed, succeeded = flow(), flow()
+    subscribed(app_host, receiver, "dataSourceRefreshFailed", failed)
+    subscribed(app_host, receiver, "dataSourceRefreshSucceeded", succeeded)
+    poll_now(app_host)
+    ci_sim.control.start_refresh("Loyalty", outcome="fail", message="First: the source refused the connection.")
+    ci_sim.control.start_refresh("Loyalty", outcome="succeed")
+    ci_sim.control.start_refresh("Loyalty", outcome="fail", message="Second: the source timed out.")
+    ci_sim.control.add_fault(r"/datasources$", 503, times=20)
+    poll_now(app_host)
+    failures = receiver.wait_for(failed, count=2, timeout=30)
+    [success] = receiver.wait_for(succeeded, timeout=30)
+    assert sorted(n.body["errorMessage"] for n in failures) == [
+        "First: the source refused the connection.", "Second: the source timed out."]
+    assert len({n.body["taskId"] for n in failures} | {success.body["taskId"]}) == 3
+    assert success.body["subjectName"] == failures[0].body["subjectName"]
+    poll_now(app_host)
+    time.sleep(2)
+    assert (len(receiver.received(failed)), len(receiver.received(succeeded))) == (2, 1)
+
+
+def test_watch_row_does_not_grow_with_threshold_subscriptions(app_host, receiver, ci_sim, app_env):
+    """Guarantee: state fits Table's limits however many subscriptions (1 MiB per entity).
+
+    Threshold states live in at most 64 shard rows (about 80 characters per subscription each);
+    the instance's watch row stays the same size whether 1 or 40 threshold subscriptions watch the
+    instance, and every crossing fires once.
+    """
+    from ciconnector.settings import Settings
+    from ciconnector.storage.tables import WATCH_STATE, TableStore
+
+    table = TableStore(Settings.from_environ(app_env).require_storage()).table(WATCH_STATE)
+
+    def watch_row_size() -> int:
+        row = table.get_entity(INSTANCE, "0watch")
+        return sum(len(str(v)) for k, v in row.items() if k.startswith("State"))
+
+    ci_sim.control.set_segment_count("HighValueCustomers", 10)
+    names = [flow() for _ in range(40)]
+    subscribed(app_host, receiver, "segmentThresholdCrossed", names[0], segmentName="HighValueCustomers",
+               threshold=100)
+    poll_now(app_host)
+    one = watch_row_size()
+    for name in names[1:]:
+        subscribed(app_host, receiver, "segmentThresholdCrossed", name, segmentName="HighValueCustomers",
+                   threshold=100)
+    poll_now(app_host)
+    ci_sim.control.set_segment_count("HighValueCustomers", 500)
+    poll_now(app_host)
+    assert abs(watch_row_size() - one) < 200, (one, watch_row_size())
+    rows = list(table.query_entities("PartitionKey eq @pk and RowKey ge '2t:' and RowKey lt '2t;'",
+                                     parameters={"pk": INSTANCE}))
+    assert 1 < len(rows) <= 64
+    assert sum(len(json.loads("".join(r[f"State{i}"] for i in range(r["StateChunks"])))) for r in rows) == 40
+    for name in names:
+        [note] = receiver.wait_for(name, timeout=30)
+        assert (note.body["previousValue"], note.body["currentValue"]) == (10, 500)

@@ -11,12 +11,19 @@ reads are one contiguous range below ``"2"`` (read in one range query):
   :mod:`.chunks`; opaque here), ``LeaseUntil``, ``PolledAt``, ``WatchedAt``, ``CommitSeq``;
 * ``1o:<key>``: an outbox entry, ``Items`` (JSON text, split by :mod:`.chunks`; opaque here),
   committed in the same transaction as the state it belongs to, deleted once dispatched;
-* ``2t:<subscription id>``: one threshold subscription's ``State`` (JSON of
-  :meth:`ThresholdState.to_dict`), read only when needed (:meth:`WatchPartitions.thresholds`).
+* ``2t:<shard>``: the threshold states of the subscriptions in one of :data:`THRESHOLD_SHARDS`
+  shards (:func:`threshold_shard` of the subscription id), ``State`` = JSON ``{id: state}``, read
+  only when needed (:meth:`WatchPartitions.thresholds`). Shards, not a row per subscription:
+  a Table transaction costs per row, so 5,000 crossings write 64 rows rather than 5,000; a shard
+  holds about 80 characters per subscription, so a row reaches :data:`MAX_JSON_CHARS` only at
+  about 380,000 threshold subscriptions on one instance.
 
 **Fencing.** Every transaction of a :meth:`~WatchPartitions.commit` merges the ``0watch`` row on
 the condition of its ETag (each transaction yields the ETag for the next), so a poller whose view
-is stale commits nothing, and of two pollers of one instance at most one commits.
+is stale commits nothing, and of two pollers of one instance at most one commits. The last one,
+which carries the state, is also conditional on the ``0subs`` row the poll read: a subscription
+added or removed during the poll makes it fail, so the job cursor never advances past outcomes a
+subscription the poll did not know should have received.
 
 **Limits** (Table Storage: 1 MiB per entity with strings counted as UTF-16, 64 KiB per string
 property, 100 operations and 4 MiB per entity-group transaction): an outbox entry and the state
@@ -37,6 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -58,6 +66,8 @@ SUBS_ROW = "0subs"
 WATCH_ROW = "0watch"
 OUTBOX_PREFIX = "1o:"
 THRESHOLD_PREFIX = "2t:"
+THRESHOLD_SHARDS = 64
+"""Threshold state rows per instance (see the module docstring)."""
 SMALL_ROWS_END = "2"
 """Every row key of :meth:`WatchPartitions.read`'s range is below this."""
 
@@ -104,17 +114,22 @@ class OutboxEntry:
 @dataclass(frozen=True)
 class CommitGroup:
     """Writes that must be atomic together (one entity-group transaction): at most
-    :data:`MAX_GROUP_OPERATIONS` rows (thresholds + removed thresholds + outbox entries)."""
+    :data:`MAX_GROUP_OPERATIONS` rows (threshold shards + outbox entries)."""
 
-    thresholds: Mapping[str, ThresholdState] = field(default_factory=dict)
-    """Subscription id → its new state (upserted)."""
-    removed_thresholds: tuple[str, ...] = ()
-    """Subscription ids whose rows are deleted (rows already gone are fine)."""
+    threshold_shards: Mapping[str, Mapping[str, ThresholdState]] = field(default_factory=dict)
+    """Shard (:func:`threshold_shard`) → the COMPLETE new content of that shard, subscription id →
+    state (the row is replaced; an empty content deletes it, a row already gone is fine). Every id
+    must belong to its shard."""
     outbox: tuple[OutboxEntry, ...] = ()
 
     @property
     def operations(self) -> int:
-        return len(self.thresholds) + len(self.removed_thresholds) + len(self.outbox)
+        return len(self.threshold_shards) + len(self.outbox)
+
+
+def threshold_shard(subscription_id: str) -> str:
+    """The shard holding a subscription's threshold state: two hex digits, stable across processes."""
+    return f"{zlib.crc32(subscription_id.encode('utf-8')) % THRESHOLD_SHARDS:02x}"
 
 
 @dataclass(frozen=True)
@@ -261,16 +276,25 @@ class WatchPartitions(ABC):
         return replace(view, lease_until=until, etag=etag)
 
     def thresholds(self, instance_id: str) -> dict[str, ThresholdState]:
-        """Every threshold state of the instance by subscription id (one range query, all pages);
-        unreadable rows are skipped with a warning."""
+        """Every threshold state of the instance by subscription id (one range query over at most
+        :data:`THRESHOLD_SHARDS` rows); unreadable shards or states are skipped with a warning (their
+        subscriptions start again from their subscribe-time baseline)."""
         states = {}
         for row in self._query(instance_id, THRESHOLD_PREFIX, _prefix_end(THRESHOLD_PREFIX)):
-            subscription_id = row.row_key.removeprefix(THRESHOLD_PREFIX)
+            shard = row.row_key.removeprefix(THRESHOLD_PREFIX)
             try:
-                states[subscription_id] = ThresholdState.from_dict(json.loads(str(row.props.get("State") or "")))
+                content = json.loads(chunks.join("State", row.props))
+                if not isinstance(content, dict):
+                    raise ValueError("not an object")
             except ValueError as exc:
-                logger.warning("threshold state of subscription %s of instance %s is unreadable (%s); skipped",
-                               subscription_id, instance_id, exc)
+                logger.warning("threshold shard %s of instance %s is unreadable (%s); skipped", shard, instance_id, exc)
+                continue
+            for subscription_id, data in content.items():
+                try:
+                    states[subscription_id] = ThresholdState.from_dict(data)
+                except ValueError as exc:
+                    logger.warning("threshold state of subscription %s of instance %s is unreadable (%s); skipped",
+                                   subscription_id, instance_id, exc)
         return states
 
     def commit(self, view: WatchView, *, state: Mapping[str, Any], polled_at: datetime,
@@ -294,11 +318,20 @@ class WatchPartitions(ABC):
         text = _json(state)
         transactions = _pack(groups, {**chunks.split("State", text), "PolledAt": utc(polled_at),
                                       "LeaseUntil": NO_LEASE})
+        if len(transactions[-1][0]) >= MAX_GROUP_OPERATIONS:  # room for the subscription fence
+            transactions = [*transactions[:-1], (transactions[-1][0], {}), ([], transactions[-1][1])]
         etag = view.etag
         for number, (ops, final) in enumerate(transactions, start=1):
             self._before_commit_transaction(number)
-            fence = Op("merge", WATCH_ROW, {**final, "CommitSeq": number}, etag)
-            etag = self._commit_transaction(view.instance_id, [fence, *ops])[0]
+            fence = [Op("merge", WATCH_ROW, {**final, "CommitSeq": number}, etag)]
+            if number == len(transactions) and view.subs_etag is not None:
+                # the state (the job cursor above all) says which outcomes were handled for the
+                # subscriptions this poll knew: a subscribe or unsubscribe since makes it stale
+                fence.append(Op("merge", SUBS_ROW, {}, view.subs_etag))
+            etags = self._commit_transaction(view.instance_id, [*fence, *ops])
+            etag = etags[0]
+            if len(fence) == 2:
+                view = replace(view, subs_etag=etags[1])
         added = {entry.key: entry for group in groups for entry in group.outbox}
         outbox = {entry.key: entry for entry in view.outbox} | {
             key: OutboxEntry(key, json.loads(_json(entry.items))) for key, entry in added.items()}
@@ -467,9 +500,19 @@ def _group_ops(group: CommitGroup) -> list[Op]:
     if group.operations > MAX_GROUP_OPERATIONS:
         raise ValueError(f"a commit group has {group.operations} operations; at most {MAX_GROUP_OPERATIONS} "
                          "fit in one transaction with the watch row")
-    ops = [Op("put", _row_key(THRESHOLD_PREFIX, sid, "subscription id"), {"State": _json(state.to_dict())})
-           for sid, state in group.thresholds.items()]
-    ops += [Op("delete", _row_key(THRESHOLD_PREFIX, sid, "subscription id")) for sid in group.removed_thresholds]
+    ops = []
+    for shard, content in group.threshold_shards.items():
+        strays = [sid for sid in content if threshold_shard(sid) != shard]
+        if strays:
+            raise ValueError(f"subscriptions {strays[:3]} do not belong to threshold shard {shard!r}")
+        key = _row_key(THRESHOLD_PREFIX, shard, "threshold shard")
+        if not content:
+            ops.append(Op("delete", key))
+            continue
+        text = _json({sid: state.to_dict() for sid, state in sorted(content.items())})
+        if len(text) > MAX_JSON_CHARS:
+            raise ValueError(f"threshold shard {shard!r} is {len(text)} characters of JSON; at most {MAX_JSON_CHARS}")
+        ops.append(Op("put", key, chunks.split("State", text)))
     for entry in group.outbox:
         text = _json(entry.items)
         if len(text) > MAX_JSON_CHARS:

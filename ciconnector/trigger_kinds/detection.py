@@ -7,13 +7,15 @@ the returned states together with the events (one transaction per group: the out
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .catalog import CATALOG
-from .events import Event, Number
+from .events import Event, Number, utc
 from .observations import Changes, PollResource, Snapshot
-from .rules import ThresholdRule, WatchedSubscription
+from .parameters import DATA_SOURCE_ID
+from .rules import DataSourceRefreshRule, ThresholdRule, WatchedSubscription
 from .thresholds import ThresholdState
 
 
@@ -53,6 +55,28 @@ def subject_values(snapshot: Snapshot, keys: Iterable[str]) -> dict[str, Number]
             if observation is not None:
                 values[key] = observation.value
     return values
+
+
+def refreshes_needing_names(changes: Changes, subscriptions: Sequence[WatchedSubscription]) -> Changes:
+    """The refresh outcomes worth reading the data source list for: those some data source
+    subscription may receive (completed after the oldest one was created) whose data source the job
+    does not name by id (a full refresh's tasks), or whose name a subscription filtering by name
+    needs. With only "any data source" subscriptions and ingestion jobs, none: a failing data
+    source list then delays nothing."""
+    ds_subs = [s for s in subscriptions
+               if s.trigger_kind in CATALOG and isinstance(CATALOG[s.trigger_kind].rule, DataSourceRefreshRule)]
+    if not ds_subs:
+        return Changes()
+    oldest = min(utc(s.created_at) for s in ds_subs)
+    by_name = any(s.parameters.get(DATA_SOURCE_ID) and not _GUID.match(str(s.parameters[DATA_SOURCE_ID]))
+                  for s in ds_subs)
+    dated = ((r, r.completed_at or r.job.submitted_at) for r in changes.refreshes)
+    return Changes(refreshes=tuple(
+        r for r, moment in dated if moment is not None and utc(moment) > oldest
+        and (r.data_source_id is None or (by_name and r.data_source_name is None))))
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def detect(subscriptions: Sequence[WatchedSubscription], snapshot: Snapshot, changes: Changes,

@@ -8,8 +8,9 @@ one per refresh, each with its own key:
   skipped task refreshed nothing and is no outcome. The task carries its own CI errors. Its data
   source is the job's single ``idList`` entry for an ingestion job; otherwise (a full refresh) the
   data source whose friendly name or name is the task's friendly name, from the data source list
-  the poll reads when it has new refresh outcomes (:func:`needs_data_sources`; the list also gives
-  the data source's name, which a subscription may use).
+  the poll reads only when a subscription needs it
+  (:func:`~ciconnector.trigger_kinds.detection.refreshes_needing_names`; the list also gives the
+  data source's name, which a subscription may filter by).
 * **Full refresh**: one per terminal job with ``operationType`` ``all`` (``job:<jobId>``).
 * **Unification**: one per job whose ``merge`` tasks are all terminal (or, when CI sent no tasks,
   a terminal job with ``operationType`` ``merge``): ``merge:<jobId>``. Map, match and merge
@@ -32,7 +33,7 @@ from .events import OUTCOMES, UnificationStages, combined_status, errors_of, fai
 
 PollResource = Literal["jobs", "segments", "measures"]
 """A list one poll may fetch; each is a :class:`Snapshot` field (jobs fetched with their tasks).
-The data source list is read only when an outcome needs it (:func:`needs_data_sources`)."""
+The data source list is read only when an outcome needs it (``detection.refreshes_needing_names``)."""
 
 UNIFICATION_STEPS = ("map", "match", "merge")
 REFRESH_OUTCOMES = frozenset({"succeeded", "failed", "cancelled"})
@@ -214,12 +215,6 @@ def _when(outcome: Outcome) -> datetime:
 
 
 LATEST = datetime.max.replace(tzinfo=timezone.utc)
-
-
-def needs_data_sources(changes: Changes) -> bool:
-    """Whether some refresh outcome must be matched to its data source by name, or lacks its data
-    source's name (the job history gives only ids, and a subscription may name its source by name)."""
-    return any(r.data_source_id is None or r.data_source_name is None for r in changes.refreshes)
 
 
 def identify(changes: Changes, data_sources: Iterable[DataSource]) -> Changes:

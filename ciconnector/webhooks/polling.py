@@ -14,8 +14,8 @@ One cycle of one instance:
 3. fetches only the CI lists the subscriptions' kinds need, once each: the job history read back to
    the durable cursor (:mod:`ciconnector.trigger_kinds.job_history`), segments, measures; the data
    source list only when a refresh outcome must be matched to its data source by name;
-4. detects events; threshold states live in one row per subscription and are read and written only
-   when a watched value changed;
+4. detects events; threshold states live in 64 shard rows per instance, read only when a watched
+   value changed and written only where a subscription's state changed;
 5. commits, in entity-group transactions fenced by the watch row's ETag, the new states together
    with outbox rows holding the notifications and their recipients; then sends them to the
    delivery queue as fan-out messages and deletes the outbox rows. A crash after the commit leaves
@@ -47,20 +47,17 @@ from ..delivery.message import MessageQueue, pack_fanout
 from ..errors import ConcurrentChange
 from ..storage.queues import DELIVERY_QUEUE
 from ..storage.subscriptions import Subscription
-from ..storage.watch import CommitGroup, InstanceNotWatchedError, OutboxEntry, WatchView
-from ..timeutil import utc, utc_now
-from ..trigger_kinds import CATALOG, Snapshot, ThresholdState, detect, resources_for, subject_key, subject_values
+from ..storage.watch import CommitGroup, InstanceNotWatchedError, OutboxEntry, WatchView, threshold_shard
+from ..timeutil import utc_now
+from ..trigger_kinds import Snapshot, ThresholdState, detect, resources_for, subject_key, subject_values
+from ..trigger_kinds.detection import refreshes_needing_names
 from ..trigger_kinds.events import Event
 from ..trigger_kinds.job_history import advance, read_back, start_floor
-from ..trigger_kinds.observations import Changes, identify, needs_data_sources, observe_outcomes
-from ..trigger_kinds.rules import DataSourceRefreshRule
+from ..trigger_kinds.observations import Changes, identify, observe_outcomes
 from .poll_state import PollState
 
 logger = logging.getLogger(__name__)
 
-GROUP_THRESHOLDS = 48
-"""Threshold subscriptions per commit group: their rows and one outbox row, so two groups fill one
-entity-group transaction (99 operations besides the watch row)."""
 OUTBOX_ENTRY_BYTES = 400_000
 """Largest outbox entry the poller writes (Table's entity limit is 1 MiB, stored as UTF-16)."""
 
@@ -203,7 +200,7 @@ class Poller:
         changes, keys = observe_outcomes(jobs_read.jobs, state.jobs.reported) if jobs_read else (Changes(), [])
         if changes and subscriptions is None:
             subscriptions = self._active_subscriptions(instance_id)
-        if needs_data_sources(_news_for_data_source_kinds(changes, subscriptions or ())):
+        if refreshes_needing_names(changes, subscriptions or ()):
             data_sources = self._fetch(cycle, "dataSources", lambda: self._ci.list_data_sources(instance_id))
             if data_sources is None:  # cannot tell which data sources: report them next poll
                 jobs_read, changes, keys = None, Changes(), []
@@ -239,8 +236,8 @@ class Poller:
 
     def _detect(self, instance_id: str, subscriptions: list[Subscription], snapshot: Snapshot, changes: Changes,
                 subjects_moved: bool) -> tuple[list[CommitGroup], int]:
-        """Events and new threshold states, as commit groups (each threshold subscription's new state in
-        the same group as its events; outcome events in groups of their own)."""
+        """Events and new threshold states, as commit groups (each threshold shard's new content in the
+        same group as its subscriptions' events; outcome events in groups of their own)."""
         thresholds = [s for s in subscriptions if subject_key(s) is not None]
         stored = self._watch.thresholds(instance_id) if thresholds else {}
         detection = detect(subscriptions, snapshot, changes, stored)
@@ -249,14 +246,21 @@ class Poller:
         groups: list[CommitGroup] = []
         deliveries = 0
 
-        changed = sorted(sid for sid, st in detection.threshold_states.items() if stored.get(sid) != st)
-        for start in range(0, len(changed), GROUP_THRESHOLDS):
-            chunk = changed[start:start + GROUP_THRESHOLDS]
-            crossings = [(event, [by_id[sid]]) for sid in chunk for event in detection.events.get(sid, ())]
-            entries = _outbox_entries(keys, crossings)
+        # threshold states by shard: a shard whose subscriptions' states changed (or one of them went)
+        # is rewritten whole, in the same group as its subscriptions' events
+        live = {s.subscription_id for s in thresholds}
+        states = {**{sid: st for sid, st in stored.items() if sid in live}, **detection.threshold_states}
+        touched = {threshold_shard(sid) for sid, st in detection.threshold_states.items() if stored.get(sid) != st}
+        touched |= {threshold_shard(sid) for sid in stored if sid not in live}
+        by_shard: dict[str, dict[str, ThresholdState]] = {shard: {} for shard in touched}
+        for sid, st in states.items():
+            if (shard := threshold_shard(sid)) in by_shard:
+                by_shard[shard][sid] = st
+        for shard, content in sorted(by_shard.items()):
+            crossings = [(event, [by_id[sid]]) for sid in sorted(content) for event in detection.events.get(sid, ())]
             deliveries += len(crossings)
-            groups.append(CommitGroup(thresholds={sid: detection.threshold_states[sid] for sid in chunk},
-                                      outbox=tuple(entries)))
+            groups.append(CommitGroup(threshold_shards={shard: content},
+                                      outbox=tuple(_outbox_entries(keys, crossings))))
 
         recipients: dict[str, tuple[Event, list[Subscription]]] = {}
         for sid, events in detection.events.items():
@@ -269,9 +273,6 @@ class Poller:
         for entry in _outbox_entries(keys, outcome_events):
             groups.append(CommitGroup(outbox=(entry,)))
 
-        gone = sorted(set(stored) - {s.subscription_id for s in thresholds})
-        for start in range(0, len(gone), 99):
-            groups.append(CommitGroup(removed_thresholds=tuple(gone[start:start + 99])))
         return groups, deliveries
 
     def _dispatch(self, instance_id: str, entries: Iterable[OutboxEntry]) -> None:
@@ -336,18 +337,6 @@ def _learn(state: PollState, subscriptions: Sequence[Subscription], generation: 
 
 def _subject_keys(subscriptions: Sequence[Subscription] | None) -> set[str]:
     return {key for s in subscriptions or () if (key := subject_key(s)) is not None}
-
-
-def _news_for_data_source_kinds(changes: Changes, subscriptions: Sequence[Subscription]) -> Changes:
-    """The refresh outcomes some data source subscription may receive (completed after the oldest one
-    was created): only those are worth reading the data source list for."""
-    created = [utc(s.created_at) for s in subscriptions
-               if s.trigger_kind in CATALOG and isinstance(CATALOG[s.trigger_kind].rule, DataSourceRefreshRule)]
-    if not created:
-        return Changes()
-    oldest = min(created)
-    dated = ((r, r.completed_at or r.job.submitted_at) for r in changes.refreshes)
-    return Changes(refreshes=tuple(r for r, moment in dated if moment is not None and utc(moment) > oldest))
 
 
 def _outbox_entries(keys: Iterator[str], events: Sequence[tuple[Event, Sequence[Subscription]]]

@@ -11,7 +11,6 @@ import pytest
 from ciconnector.errors import ConcurrentChange, StorageUnavailable
 from ciconnector.storage import watch as watch_module
 from ciconnector.trigger_kinds.job_history import MAX_JOBS_READ
-from ciconnector.webhooks import polling
 
 from .fakes import DATA_SOURCE, INSTANCE
 
@@ -148,25 +147,29 @@ def test_history_that_cannot_be_read_back_is_recorded_as_a_gap(world):
 # --- situation 4: the outbox ----------------------------------------------------------------------
 
 def test_a_commit_that_dies_midway_neither_loses_nor_repeats(world, monkeypatch):
-    monkeypatch.setattr(polling, "GROUP_THRESHOLDS", 2)
-    monkeypatch.setattr(watch_module, "MAX_GROUP_OPERATIONS", 3)  # one group per transaction
-    subs = [world.subscribe("segmentThresholdCrossed", segmentName="HighValue", threshold=100) for _ in range(5)]
+    monkeypatch.setattr(watch_module, "MAX_GROUP_OPERATIONS", 2)  # one threshold shard (+ outbox) per transaction
+    subs = [world.subscribe("segmentThresholdCrossed", segmentName="HighValue", threshold=100) for _ in range(8)]
+    shards = {watch_module.threshold_shard(s.subscription_id) for s in subs}
+    assert len(shards) > 2
     world.poll()
     world.ci.segment_counts["HighValue"] = 250
     world.stores.watch.fail_before_transaction = 2
     with pytest.raises(StorageUnavailable):
         world.poll()
     assert world.queued() == [], "nothing is sent before its commit"
-    assert len(world.stores.watch.read(INSTANCE).outbox) == 1
-    report = world.poll()  # sends the committed group's outbox, detects the other three again
-    assert report.deliveries == 3 and report.committed
+    [entry] = world.stores.watch.read(INSTANCE).outbox
+    committed = len(entry.items)
+    assert 0 < committed < 8, "the first shard's crossings and their notifications, nothing else"
+    report = world.poll()  # sends the committed group's outbox, detects the others again
+    assert report.deliveries == 8 - committed and report.committed
     notes = posted(world)
-    assert sorted(world.callbacks.posts[i].url for i in range(5)) == sorted(s.callback_url for s in subs)
-    assert len({n["eventId"] for n in notes}) == 5
+    assert len(notes) == 8 and len({n["eventId"] for n in notes}) == 8
     assert world.poll().deliveries == 0 and world.stores.watch.read(INSTANCE).outbox == ()
 
 
 def test_a_subscribe_during_a_poll_does_not_make_a_crossing_fire_twice(world):
+    """Situation 4: a subscribe during a poll no longer makes the commit fail after its events were
+    sent (nothing is sent before the commit), and the next poll detects the crossing once."""
     world.subscribe("segmentThresholdCrossed", segmentName="HighValue", threshold=100)
     world.poll()
     world.ci.segment_counts["HighValue"] = 120
@@ -178,11 +181,12 @@ def test_a_subscribe_during_a_poll_does_not_make_a_crossing_fire_twice(world):
         return lists(instance_id)
 
     world.ci.list_segments = subscribe_meanwhile
+    report = world.poll()
+    assert not report.committed and world.queued() == [], "its subscriptions changed: the poll commits nothing"
     assert world.poll().deliveries == 1
-    world.ci.list_segments = lists
     world.ci.segment_counts["HighValue"] = 130
     assert world.poll().deliveries == 0
-    assert [n["currentValue"] for n in posted(world)] == [120], "80→120 once, never 80→130"
+    assert [n["currentValue"] for n in posted(world)] == [120], "10→120 once, never 10→130"
 
 
 def test_a_lost_commit_sends_nothing_and_the_next_poll_detects_again(world):
@@ -220,7 +224,7 @@ def test_outbox_entries_a_crash_left_are_sent_by_the_next_poll(world):
 
 # --- situation 9: state rows that do not grow with the subscriptions -----------------------------
 
-def test_threshold_state_lives_in_one_row_per_subscription(world):
+def test_threshold_state_lives_in_a_bounded_number_of_shard_rows(world):
     subs = [world.subscribe("segmentThresholdCrossed", segmentName="HighValue", threshold=100 + i)
             for i in range(300)]
     world.poll()
@@ -437,3 +441,29 @@ def test_a_threshold_value_unknown_at_subscribe_is_set_by_the_first_poll(world):
     world.ci.measures["Revenue"] = 70.0
     world.later(minutes=1)
     assert world.poll().deliveries == 1
+
+
+def test_a_subscription_made_during_a_poll_gets_the_outcomes_after_its_creation(world):
+    """Found by the fault campaign: a poll that read the subscriptions before a subscribe and the job
+    history after it must not advance its cursor past the new subscription's first outcome."""
+    first = world.subscribe("dataSourceRefreshFailed")
+    world.poll()
+    list_jobs = world.ci.list_jobs
+    made = []
+
+    def subscribe_then_refresh(instance_id, **kwargs):
+        if not made:
+            world.later(seconds=1)
+            made.append(world.subscribe("dataSourceRefreshFailed"))
+            world.ci.refresh_data_source("failed", "2026-11-25T12:00:03Z", error="SourceUnreachable")
+        return list_jobs(instance_id, **kwargs)
+
+    world.ci.list_jobs = subscribe_then_refresh
+    world.later(seconds=1)
+    assert not world.poll().committed, "the subscriptions changed during the poll"
+    world.ci.list_jobs = list_jobs
+    assert world.poll().deliveries == 2
+    posted(world)
+    assert len(world.callbacks.posts) == 2 and {p.event_id for p in world.callbacks.posts} == {
+        p.event_id for p in world.callbacks.posts[:1]}, "one event, to both subscriptions"
+    assert first.subscription_id != made[0].subscription_id

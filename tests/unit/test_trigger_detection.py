@@ -19,8 +19,9 @@ from ciconnector.trigger_kinds import (
     subject_key,
     subject_values,
 )
+from ciconnector.trigger_kinds.detection import refreshes_needing_names
 from ciconnector.trigger_kinds.job_history import advance, read_back, start_floor
-from ciconnector.trigger_kinds.observations import Changes, identify, needs_data_sources, observe_outcomes
+from ciconnector.trigger_kinds.observations import Changes, identify, observe_outcomes
 from tests.unit.timeline import at, stamp
 
 INSTANCE = "6f0e2a1c-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -127,7 +128,7 @@ class Poller:
         if jobs and floor is not None:
             read = read_back(lambda top: self.jobs[:top], self.cursor, floor, now=now)
             changes, keys = observe_outcomes(read.jobs, self.cursor.reported)
-            if changes.refreshes and needs_data_sources(changes):
+            if refreshes_needing_names(changes, self.subscriptions):
                 self.data_source_reads += 1
                 changes = identify(changes, self.data_sources)
         snapshot = Snapshot(INSTANCE, now, jobs=read.jobs if read else None, **lists)
@@ -265,7 +266,7 @@ def test_a_full_refresh_identifies_data_sources_by_the_tasks_friendly_name():
         task("t3", "ingestion", "successful", 2, name="Shared"),  # one's name, another's friendly name
         task("t4", "ingestion", "successful", 2, name="Gone")])
     changes, _ = observe_outcomes([full], frozenset())
-    assert needs_data_sources(changes)
+    assert all(r.data_source_id is None for r in changes.refreshes)
     resolved = identify(changes, listed).refreshes
     assert [(r.data_source_id, r.data_source_name) for r in resolved] == [
         (DS_A, "PoS"), (DS_B, "Web"), (None, None), (None, None)], "ambiguous or unknown names stay unidentified"
