@@ -258,7 +258,7 @@ def firing_cycle(env: dict[str, str], simulator: Any, receiver: Any, size: int) 
     moved_ms = (time.perf_counter() - started) * 1000
     assert report.committed and report.deliveries == 0, report
     row("next cycle, the count moves but crosses nothing: ms", moved_ms, "ms")
-    count("  its table tx (every threshold row rewritten)", table_tx.count)
+    count("  its table tx (every threshold shard rewritten)", table_tx.count)
 
     table = TableStore(settings.require_storage()).table(WATCH_STATE)
     rows = sum(1 for _ in table.query_entities("PartitionKey eq @pk", parameters={"pk": instance_id},
