@@ -11,8 +11,10 @@ The cursor says how far back the next poll must read:
   poll (its outcomes may still come), or, when every job read was terminal, of the newest job read
   (less a small margin).
   Jobs submitted at or after the floor are read again; older ones are finished and reported.
-* :attr:`JobCursor.reported`: the outcome keys already reported among the jobs at or after the
-  floor (so a job read again is not reported again).
+* :attr:`JobCursor.reported`: what was already reported among the jobs at or after the floor (so
+  a job read again is not reported again): one ``done:<jobId>`` per finished job, the outcome keys
+  of a job still running. Its size grows with the jobs since the floor (at most
+  :data:`MAX_JOBS_READ`, about 45 characters each), never with their tasks.
 
 CI's jobs list has only ``top`` (newest first, no paging), so :func:`read_back` asks for more jobs
 until the oldest one returned is older than the floor, doubling ``top`` up to

@@ -194,15 +194,25 @@ def job_outcomes(job: Job) -> list[Outcome]:
 
 
 def observe_outcomes(jobs: Sequence[Job], reported: frozenset[str]) -> tuple[Changes, list[tuple[Job, str]]]:
-    """The outcomes in ``jobs`` not in ``reported``, and (job, key) of every outcome in ``jobs``
-    (what the cursor keeps as reported once these are committed)."""
+    """The outcomes in ``jobs`` not in ``reported``, and the (job, key) pairs the cursor keeps as
+    reported once these are committed: each outcome's key while its job runs, and one
+    ``done:<jobId>`` for a finished job (terminal, every task terminal), whose outcomes can no
+    longer change — so the cursor grows with the jobs it re-reads, not with their tasks."""
     new: list[Outcome] = []
     keys: list[tuple[Job, str]] = []
     for job in jobs:
-        for outcome in job_outcomes(job):
-            keys.append((job, outcome.key))
+        done = f"done:{job.job_id}"
+        if done in reported:
+            keys.append((job, done))
+            continue
+        outcomes = job_outcomes(job)
+        for outcome in outcomes:
             if outcome.key not in reported and all(o.key != outcome.key for o in new):
                 new.append(outcome)
+        if outcomes and job.is_terminal and all(t.is_terminal for t in job.tasks):
+            keys.append((job, done))
+        else:
+            keys += [(job, outcome.key) for outcome in outcomes]
     new.sort(key=lambda o: (_when(o), o.key))
     return Changes(tuple(o for o in new if isinstance(o, RefreshOutcome)),
                    tuple(o for o in new if isinstance(o, FullRefresh)),

@@ -316,3 +316,23 @@ def test_a_busy_instance_read_from_the_default_top_doubles_to_the_floor():
     assert fetch.asked == [25, 50, 100]
     changes, _ = observe_outcomes(read.jobs, frozenset())
     assert [f.job.job_id for f in changes.full_refreshes] == ["full"]
+
+
+def test_the_cursor_keeps_one_key_per_finished_job_however_many_tasks():
+    """State stays small (Table's entity limit): a finished full refresh of 300 data sources is one
+    ``done:`` key; while it runs, its reported ingestion outcomes are kept one by one."""
+    def ingestion(i: int, status: str) -> dict:
+        return {"taskId": f"t{i:04}", "taskStatus": status, "operationType": "ingestion",
+                "friendlyName": f"Source {i}", "endTimestamp": stamp(1)}
+
+    running = job("full", 0, "running", op="all", tasks=[ingestion(i, "successful" if i < 200 else "running")
+                                                        for i in range(300)])
+    changes, keys = observe_outcomes([running], frozenset())
+    assert len(changes.refreshes) == 200 and len(keys) == 200
+    finished = job("full", 0, "successful", op="all", ended=2,
+                   tasks=[ingestion(i, "successful") for i in range(300)])
+    changes, keys = observe_outcomes([finished], frozenset(k for _, k in keys))
+    assert len(changes.refreshes) == 100 and len(changes.full_refreshes) == 1, "only the rest is news"
+    assert [k for _, k in keys] == ["done:full"]
+    changes, keys = observe_outcomes([finished], frozenset({"done:full"}))
+    assert not changes and [k for _, k in keys] == ["done:full"]
