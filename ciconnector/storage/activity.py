@@ -5,8 +5,7 @@ and each subscription's last delivery, read from the ``Deliveries`` records
 (:meth:`ActivityStore.delivery_summary`), so deliveries write nothing here.
 
 The ``Activity`` table older versions wrote (rows ``poll``, ``calls.NN``, ``sub.<subscription id>``)
-is neither read nor written any more. :meth:`ActivityRecorder.poll_finished` is kept, a no-op, so
-callers that still report polls need no change.
+is neither read nor written any more.
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping
 
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -35,34 +34,6 @@ WINDOW = timedelta(minutes=BUCKET_MINUTES * BUCKETS)
 _DELIVERY_COLUMNS = ("RowKey", "Status", "UpdatedAt", "LastStatusCode", "LastError", "Trigger", "Subject",
                      "EventOutcome", "IsTest")
 """The columns of a ``Deliveries`` record the console reads (see ``DeliveryRecord.to_entity``)."""
-
-
-class PollOutcome(Protocol):
-    """What the poller reports about one cycle (its ``PollReport``)."""
-
-    @property
-    def instance_id(self) -> str: ...
-    @property
-    def fetched(self) -> Sequence[str]: ...
-    @property
-    def failed(self) -> Sequence[str]: ...
-    @property
-    def deliveries(self) -> int: ...
-    @property
-    def committed(self) -> bool: ...
-
-
-class ActivityRecorder(Protocol):
-    """The hook the poller calls."""
-
-    def poll_finished(self, report: PollOutcome) -> None: ...
-
-
-class NoActivity:
-    """Records nothing: the poller's default recorder."""
-
-    def poll_finished(self, report: PollOutcome) -> None:
-        """Nothing to record."""
 
 
 @dataclass(frozen=True)
@@ -118,9 +89,6 @@ class ActivityStore:
         self._tables = tables
         self._watch = WatchStore(tables)
         self._clock = clock
-
-    def poll_finished(self, report: PollOutcome) -> None:
-        """Nothing to record: the poller commits its activity with its state."""
 
     def instances(self) -> list[str]:
         """Every instance with a watch row (instances no longer watched included)."""

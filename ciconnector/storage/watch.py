@@ -332,9 +332,9 @@ class WatchPartitions(ABC):
             etag = etags[0]
             if len(fence) == 2:
                 view = replace(view, subs_etag=etags[1])
-        added = {entry.key: entry for group in groups for entry in group.outbox}
+        # the entries as given (already encoded once for the rows; no second encoding on the hot path)
         outbox = {entry.key: entry for entry in view.outbox} | {
-            key: OutboxEntry(key, json.loads(_json(entry.items))) for key, entry in added.items()}
+            entry.key: entry for group in groups for entry in group.outbox}
         return replace(view, state=json.loads(text), polled_at=utc(polled_at), lease_until=None,
                        outbox=tuple(outbox[key] for key in sorted(outbox)), etag=etag)
 

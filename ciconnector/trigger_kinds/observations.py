@@ -141,10 +141,6 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.refreshes or self.full_refreshes or self.unifications)
 
-    @property
-    def count(self) -> int:
-        return len(self.refreshes) + len(self.full_refreshes) + len(self.unifications)
-
 
 def is_full_refresh(job: Job) -> bool:
     """Whether ``job`` refreshes everything (``operationType`` ``all``)."""

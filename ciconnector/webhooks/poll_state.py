@@ -5,7 +5,7 @@
   a poll whose values all equal these (and whose job history shows nothing new) is idle: it reads
   no subscription and no threshold state, and writes one row;
 * ``generation``: the instance's subscription generation (the ``0subs`` row) when the poller last
-  read the subscriptions, with what it learnt from them (``resources``, ``kinds``); a subscribe,
+  read the subscriptions, with the CI lists their kinds need (``resources``); a subscribe,
   unsubscribe, disable or enable changes the generation, so the next poll reads them again;
 * ``activity``: the last poll and the CI calls of the last hour, for the admin console.
 
@@ -38,12 +38,11 @@ class PollState:
     subjects: Mapping[str, Number] = field(default_factory=dict)
     generation: str = ""
     resources: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = ()
     activity: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"v": 2, "jobs": self.jobs.to_dict(), "subjects": dict(self.subjects), "generation": self.generation,
-                "resources": list(self.resources), "kinds": list(self.kinds), "activity": dict(self.activity)}
+                "resources": list(self.resources), "activity": dict(self.activity)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], instance_id: str) -> "PollState":
@@ -57,8 +56,7 @@ class PollState:
             subjects = {str(k): v for k, v in dict(data.get("subjects") or {}).items()
                         if isinstance(v, (int, float)) and not isinstance(v, bool)}
             return cls(JobCursor.from_dict(data.get("jobs") or {}), subjects, str(data.get("generation") or ""),
-                       tuple(str(r) for r in data.get("resources") or ()),
-                       tuple(str(k) for k in data.get("kinds") or ()), dict(data.get("activity") or {}))
+                       tuple(str(r) for r in data.get("resources") or ()), dict(data.get("activity") or {}))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             logger.warning("watch state of instance %s is unreadable (%s); starting afresh", instance_id, exc)
             return cls()

@@ -222,15 +222,13 @@ class Poller:
         new_state = new_state.with_activity(now=self._clock(), fetched=cycle.fetched, failed=cycle.failed,
                                             deliveries=deliveries, calls=cycle.calls, failures=cycle.failures)
         try:
-            committed = self._watch.commit(cycle.view, state=new_state.to_dict(), polled_at=self._clock(),
-                                           groups=groups)
+            self._watch.commit(cycle.view, state=new_state.to_dict(), polled_at=self._clock(), groups=groups)
         except ConcurrentChange:
             logger.warning("watch state of instance %s changed during the poll; this poll's results are dropped "
                            "(the next poll detects them again)", instance_id)
             return PollReport(instance_id, fetched=tuple(cycle.fetched), failed=tuple(cycle.failed),
                               subscriptions_read=subscriptions is not None)
         self._dispatch(instance_id, [entry for group in groups for entry in group.outbox])
-        cycle.view = committed
         return PollReport(instance_id, fetched=tuple(cycle.fetched), failed=tuple(cycle.failed),
                           deliveries=deliveries, committed=True, subscriptions_read=subscriptions is not None)
 
@@ -331,7 +329,6 @@ def _learn(state: PollState, subscriptions: Sequence[Subscription], generation: 
     """What the poll keeps from reading the subscriptions (so idle polls need not read them)."""
     keys = _subject_keys(subscriptions)
     return replace(state, generation=generation, resources=tuple(sorted(resources_for(subscriptions))),
-                   kinds=tuple(sorted({s.trigger_kind for s in subscriptions})),
                    subjects={k: v for k, v in state.subjects.items() if k in keys})
 
 
